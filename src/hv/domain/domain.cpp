@@ -1,0 +1,173 @@
+#include <cstdint>
+#include "hv/domain/domain.hpp"
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <cstring>
+#include <filesystem>
+#include <xen/sched.h>
+#include "common/log.hpp"
+#include "hv/hv.hpp"
+#include "hv/vcpu/cpuid.hpp"
+
+namespace kxen::hv {
+
+void ConsoleBuffer::append(std::string_view s) {
+    data_.append(s);
+    end_ += s.size();
+    if (data_.size() > cap_) data_.erase(0, data_.size() - cap_);
+}
+
+std::uint64_t ConsoleBuffer::read(std::uint64_t from, std::string& out, std::size_t max) const {
+    std::uint64_t begin = end_ - data_.size();
+    if (from < begin) from = begin;
+    if (from >= end_) return end_;
+    auto n = std::min<std::uint64_t>(max, end_ - from);
+    out.append(data_, from - begin, n);
+    return from + n;
+}
+
+Domain::Domain(Hv& hv, DomId id, kvm::VmFd vm, xen_domain_handle_t const h, std::uint32_t max_vcpus)
+    : hv_{&hv}, id_{id}, vm_{std::move(vm)}, p2m_{vm_, hv.pool()}, vcpus_(max_vcpus) {
+    std::memcpy(handle, h, sizeof(handle));
+    pause_count_ = 1;   // Xen creates domains paused; the toolstack unpauses when built
+}
+
+Domain::~Domain() = default;
+
+SysResult<Vcpu*> Domain::create_vcpu(std::uint32_t i) {
+    auto fd = kvm::VcpuFd::create(vm_, i);
+    if (!fd) return std::unexpected(fd.error());
+    // Guest TSC = host TSC: ring-3 rdtsc runs natively here and cannot see an offset.
+    kvm_device_attr attr{};
+    std::uint64_t zero = 0;
+    attr.group = KVM_VCPU_TSC_CTRL;
+    attr.attr = KVM_VCPU_TSC_OFFSET;
+    attr.addr = reinterpret_cast<std::uint64_t>(&zero);
+    if (::ioctl(fd->raw(), KVM_SET_DEVICE_ATTR, &attr) < 0)
+        log::warn("d{}v{}: KVM_VCPU_TSC_OFFSET: {}", id_, i, std::strerror(errno));
+    if (auto r = fd->set_cpuid(guest_cpuid(hv_->kvm().supported_cpuid(), i)); !r)
+        return std::unexpected(r.error());
+    vcpus_[i] = std::make_unique<Vcpu>(*this, i, std::move(*fd));
+    return vcpus_[i].get();
+}
+
+void Domain::map_shared_info(shared_info* p, std::uint64_t gfn) {
+    {
+        std::lock_guard g{mu_};
+        shared_info_gfn_ = gfn;
+    }
+    shared_info_.store(p);
+}
+
+void Domain::pause() { ++pause_count_; notify_state_change(); }
+
+void Domain::unpause() {
+    int c = pause_count_.load();
+    while (c > 0 && !pause_count_.compare_exchange_weak(c, c - 1)) {}
+    if (c - 1 == 0)
+        for (auto& v : vcpus_) hv_->sched().wake(*v);
+    notify_state_change();
+}
+
+void Domain::shutdown(unsigned reason) {
+    bool was = is_shutdown_.exchange(true);
+    if (was) return;
+    shutdown_code_ = reason;
+    log::info("d{}: shutdown ({})", id_,
+              reason == SHUTDOWN_poweroff ? "poweroff" : reason == SHUTDOWN_reboot ? "reboot"
+              : reason == SHUTDOWN_suspend ? "suspend" : reason == SHUTDOWN_crash ? "crash"
+              : reason == SHUTDOWN_watchdog ? "watchdog" : "other");
+    for (auto& v : vcpus_) hv_->sched().kick(*v);
+    notify_state_change();
+}
+
+void Domain::crash(std::string const& why) {
+    log::error("d{}: domain_crash: {}", id_, why);
+    console_write("\n(kxend) domain crashed: " + why + "\n");
+    shutdown(SHUTDOWN_crash);
+}
+
+void Domain::notify_state_change() {
+    {
+        std::lock_guard g{mu_};
+        ++state_seq_;
+    }
+    cv_.notify_all();
+}
+
+std::uint64_t Domain::wait_state_change(std::uint64_t seen, int timeout_ms) {
+    std::unique_lock g{mu_};
+    cv_.wait_for(g, std::chrono::milliseconds(timeout_ms), [&] { return state_seq_.load() != seen; });
+    return state_seq_.load();
+}
+
+std::uint64_t Domain::param(unsigned i) const {
+    std::lock_guard g{mu_};
+    return i < params_.size() ? params_[i] : 0;
+}
+
+void Domain::set_param(unsigned i, std::uint64_t v) {
+    std::lock_guard g{mu_};
+    if (i < params_.size()) params_[i] = v;
+}
+
+std::uint32_t Domain::callback_vector() const {
+    std::uint64_t cb = param(HVM_PARAM_CALLBACK_IRQ);
+    // public/hvm/params.h: type in bits 63:56; type 2 is "vector" in bits 7:0.
+    if ((cb >> 56) != HVM_PARAM_CALLBACK_TYPE_VECTOR) return 0;
+    return static_cast<std::uint32_t>(cb & 0xff);
+}
+
+void Domain::console_write(std::string_view s) {
+    {
+        std::lock_guard g{mu_};
+        console_.append(s);
+        if (console_log_) (void)!::write(console_log_.raw(), s.data(), s.size());
+    }
+    cv_.notify_all();
+}
+
+std::uint64_t Domain::console_read(std::uint64_t from, std::string& out, std::size_t max, int wait_ms) {
+    std::unique_lock g{mu_};
+    if (from >= console_.end() && wait_ms > 0)
+        cv_.wait_for(g, std::chrono::milliseconds(wait_ms),
+                     [&] { return console_.end() > from || dying_.load(); });
+    return console_.read(from, out, max);
+}
+
+void Domain::set_name(std::string name) {
+    // As xenconsoled: <state-dir>/console/guest-<name>.log, appended across restarts.
+    auto dir = std::filesystem::path(hv_->options().state_dir) / "console";
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    auto path = dir / ("guest-" + name + ".log");
+    UniqueFd fd{::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)};
+    if (!fd) log::warn("d{}: console log {}: {}", id_, path.string(), std::strerror(errno));
+    std::lock_guard g{mu_};
+    name_ = std::move(name);
+    if (fd) {
+        // Whatever the guest printed before it had a name goes into the file too.
+        std::string early;
+        console_.read(0, early, console_.end());
+        (void)!::write(fd.raw(), early.data(), early.size());
+    }
+    console_log_ = std::move(fd);
+}
+
+std::string Domain::name() const {
+    std::lock_guard g{mu_};
+    return name_;
+}
+
+void Domain::set_memory_map(std::vector<E820Entry> m) {
+    std::lock_guard g{mu_};
+    memmap_ = std::move(m);
+}
+
+std::vector<E820Entry> Domain::memory_map() const {
+    std::lock_guard g{mu_};
+    return memmap_;
+}
+
+} // namespace kxen::hv

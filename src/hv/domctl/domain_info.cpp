@@ -1,0 +1,42 @@
+#include "hv/domctl/domain_info.hpp"
+#include <cstring>
+#include "hv/domain/domain.hpp"
+
+namespace kxen::hv {
+
+xen_domctl_getdomaininfo_t domain_info(Domain& d) {
+    xen_domctl_getdomaininfo_t i{};
+    i.domain = d.id();
+    i.flags = XEN_DOMINF_hvm_guest | XEN_DOMINF_hap;
+    if (d.dying()) i.flags |= XEN_DOMINF_dying;
+    if (d.is_shutdown()) i.flags |= XEN_DOMINF_shutdown | (d.shutdown_code() << XEN_DOMINF_shutdownshift);
+    if (d.paused()) i.flags |= XEN_DOMINF_paused;
+    // Xen: "running" if any vCPU is on a pCPU, "blocked" if all online vCPUs are blocked.
+    bool any_running = false, all_blocked = true;
+    std::uint32_t online = 0, max_id = 0;
+    std::uint64_t cpu = 0;
+    for (std::uint32_t n = 0; n < d.max_vcpus(); ++n) {
+        Vcpu* v = d.vcpu(n);
+        std::lock_guard g{v->runstate_mu};
+        cpu += v->cpu_time_ns;
+        if (!v->up) continue;
+        ++online;
+        max_id = n;
+        any_running |= v->running.load();
+        all_blocked &= v->blocked.load();
+    }
+    if (any_running) i.flags |= XEN_DOMINF_running;
+    if (online && all_blocked) i.flags |= XEN_DOMINF_blocked;
+    i.tot_pages = d.p2m().pages();
+    i.max_pages = d.max_pages.load();
+    i.shared_info_frame = d.shared_info_gfn();
+    i.cpu_time = cpu;
+    i.nr_online_vcpus = online;
+    i.max_vcpu_id = d.max_vcpus() ? d.max_vcpus() - 1 : XEN_INVALID_MAX_VCPU_ID;
+    (void)max_id;
+    std::memcpy(i.handle, d.handle, sizeof i.handle);
+    i.gpaddr_bits = 40;
+    return i;
+}
+
+} // namespace kxen::hv

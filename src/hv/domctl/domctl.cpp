@@ -1,0 +1,128 @@
+// HYPERVISOR_domctl (public/domctl.h): what the toolstack does to a domain. dom0 only.
+#include <cstdint>
+#include <cstring>
+#include <xen/domctl.h>
+#include <xen/hvm/hvm_vcpu.h>
+#include "common/log.hpp"
+#include "hv/domain/domain.hpp"
+#include "hv/domctl/domain_info.hpp"
+#include "hv/hv.hpp"
+#include "hv/hypercall/hypercall.hpp"
+
+namespace kxen::hv {
+namespace {
+
+XenResult<void> createdomain(Caller& c, xen_domctl& op) {
+    auto const& cd = op.u.createdomain;
+    auto d = c.hv.create_domain(op.domain, cd.handle, cd.flags, cd.max_vcpus);
+    if (!d) return xen_fail(d.error());
+    op.domain = (*d)->id();
+    return {};
+}
+
+XenResult<void> getdomaininfo(Caller& c, xen_domctl& op) {
+    // As Xen: the first domain whose id is >= the one asked for.
+    for (auto& d : c.hv.domains()) {
+        if (d->id() < op.domain) continue;
+        op.u.getdomaininfo = domain_info(*d);
+        op.domain = d->id();
+        return {};
+    }
+    return xen_fail(XenErr::srch);
+}
+
+// kxen carries a PVH vCPU's start state as Xen's vcpu_hvm_context_t (the VCPUOP_initialise
+// format for HVM guests); see DESIGN-NOTES.md.
+XenResult<void> setvcpucontext(Caller& c, Domain& d, xen_domctl& op) {
+    auto& vc = op.u.vcpucontext;
+    Vcpu* v = d.vcpu(vc.vcpu);
+    if (!v) return xen_fail(XenErr::inval);
+    if (!d.paused()) return xen_fail(XenErr::busy);
+    auto ctx = c.mem.copy_from<vcpu_hvm_context_t>(handle_addr(vc.ctxt));
+    if (!ctx) return xen_fail(XenErr::fault);
+    return v->load_hvm_context(*ctx);
+}
+
+XenResult<void> getvcpucontext(Caller& c, Domain& d, xen_domctl& op) {
+    auto& vc = op.u.vcpucontext;
+    Vcpu* v = d.vcpu(vc.vcpu);
+    if (!v) return xen_fail(XenErr::inval);
+    if (!d.paused() && !d.is_shutdown()) return xen_fail(XenErr::busy);
+    auto sregs = v->fd().get_sregs();
+    if (!sregs) return xen_fail(XenErr::io);
+    auto const& r = v->fd().regs();
+    vcpu_guest_context_t g{};
+    auto& u = g.user_regs;
+    u.rax = r.rax; u.rbx = r.rbx; u.rcx = r.rcx; u.rdx = r.rdx;
+    u.rsi = r.rsi; u.rdi = r.rdi; u.rbp = r.rbp; u.rsp = r.rsp;
+    u.r8 = r.r8; u.r9 = r.r9; u.r10 = r.r10; u.r11 = r.r11;
+    u.r12 = r.r12; u.r13 = r.r13; u.r14 = r.r14; u.r15 = r.r15;
+    u.rip = r.rip; u.rflags = r.rflags;
+    u.cs = sregs->cs.selector; u.ss = sregs->ss.selector;
+    u.ds = sregs->ds.selector; u.es = sregs->es.selector;
+    u.fs = sregs->fs.selector; u.gs = sregs->gs.selector;
+    g.ctrlreg[0] = sregs->cr0; g.ctrlreg[2] = sregs->cr2;
+    g.ctrlreg[3] = sregs->cr3; g.ctrlreg[4] = sregs->cr4;
+    g.fs_base = sregs->fs.base; g.gs_base_kernel = sregs->gs.base;
+    g.flags = VGCF_online * v->up.load();
+    return c.mem.copy_to(handle_addr(vc.ctxt), g) ? XenResult<void>{} : xen_fail(XenErr::fault);
+}
+
+XenResult<void> getvcpuinfo(Domain& d, xen_domctl& op) {
+    auto& vi = op.u.getvcpuinfo;
+    Vcpu* v = d.vcpu(vi.vcpu);
+    if (!v) return xen_fail(XenErr::inval);
+    std::lock_guard g{v->runstate_mu};
+    vi.online = v->up;
+    vi.blocked = v->blocked;
+    vi.running = v->running;
+    vi.cpu_time = v->cpu_time_ns;
+    vi.cpu = v->worker;
+    return {};
+}
+
+XenResult<void> dispatch(Caller& c, xen_domctl& op) {
+    if (op.cmd == XEN_DOMCTL_createdomain) return createdomain(c, op);
+    if (op.cmd == XEN_DOMCTL_getdomaininfo) return getdomaininfo(c, op);
+    auto d = c.hv.lookup(op.domain);
+    if (!d) return xen_fail(XenErr::srch);
+    switch (op.cmd) {
+    case XEN_DOMCTL_destroydomain: return c.hv.destroy_domain(op.domain);
+    case XEN_DOMCTL_pausedomain: d->pause(); return {};
+    case XEN_DOMCTL_unpausedomain:
+        if (!d->paused()) return xen_fail(XenErr::inval);
+        d->unpause();
+        return {};
+    case XEN_DOMCTL_max_mem: {
+        auto kb = op.u.max_mem.max_memkb;
+        if (kb > (c.hv.pool().size() >> 10)) return xen_fail(XenErr::inval);
+        d->max_pages = kb >> 2;
+        return {};
+    }
+    case XEN_DOMCTL_max_vcpus:
+        // Fixed at createdomain since Xen 4.13; accept the call when it agrees.
+        return op.u.max_vcpus.max == d->max_vcpus() ? XenResult<void>{} : xen_fail(XenErr::inval);
+    case XEN_DOMCTL_setvcpucontext: return setvcpucontext(c, *d, op);
+    case XEN_DOMCTL_getvcpucontext: return getvcpucontext(c, *d, op);
+    case XEN_DOMCTL_getvcpuinfo: return getvcpuinfo(*d, op);
+    case XEN_DOMCTL_setdomainhandle:
+        std::memcpy(d->handle, op.u.setdomainhandle.handle, sizeof d->handle);
+        return {};
+    case XEN_DOMCTL_settimeoffset: return {};
+    default: return xen_fail(XenErr::nosys);
+    }
+}
+
+} // namespace
+
+long do_domctl(Caller& c, Args const& a) {
+    if (!c.privileged()) return xen_ret(XenErr::perm);
+    auto op = c.mem.copy_from<xen_domctl>(a[0]);
+    if (!op) return xen_ret(XenErr::fault);
+    if (op->interface_version != XEN_DOMCTL_INTERFACE_VERSION) return xen_ret(XenErr::acces);
+    auto r = dispatch(c, *op);
+    if (!r) return xen_ret(r.error());
+    return c.mem.copy_to(a[0], *op) ? 0 : xen_ret(XenErr::fault);
+}
+
+} // namespace kxen::hv

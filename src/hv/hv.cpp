@@ -1,0 +1,152 @@
+#include "hv/hv.hpp"
+#include <sys/ioctl.h>
+#include <thread>
+#include <xen/domctl.h>
+#include "common/log.hpp"
+
+namespace kxen::hv {
+
+Hv::Hv(HvOptions opt, kvm::System kvm, RamPool pool, std::uint64_t tsc_khz)
+    : opt_{std::move(opt)}, kvm_{std::move(kvm)}, pool_{std::move(pool)}, clock_{tsc_khz},
+      timers_{std::make_unique<TimerService>()},
+      sched_{make_rr_scheduler(opt_.nr_pcpus ? opt_.nr_pcpus : std::max(1u, std::thread::hardware_concurrency()),
+                               opt_.slice_ns)} {}
+
+Hv::~Hv() {
+    std::vector<DomId> ids;
+    for (auto& d : domains()) ids.push_back(d->id());
+    for (auto id : ids) (void)destroy_domain(id);
+    sched_.reset();
+    timers_.reset();
+}
+
+SysResult<std::unique_ptr<Hv>> Hv::create(HvOptions opt) {
+    auto sys = kvm::System::open();
+    if (!sys) return std::unexpected(sys.error());
+    for (auto [cap, what] : {std::pair{KVM_CAP_SYNC_REGS, "KVM_CAP_SYNC_REGS"},
+                             {KVM_CAP_X86_USER_SPACE_MSR, "KVM_CAP_X86_USER_SPACE_MSR"},
+                             {KVM_CAP_X86_MSR_FILTER, "KVM_CAP_X86_MSR_FILTER"},
+                             {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"}})
+        if (!sys->check_extension(cap))
+            return sys_fail(ENOTSUP, std::string("host KVM lacks ") + what);
+    // KVM_GET_TSC_KHZ is a vCPU ioctl; a throwaway VM tells us the host's rate.
+    auto vm = kvm::VmFd::create(*sys);
+    if (!vm) return std::unexpected(vm.error());
+    UniqueFd vcpu{::ioctl(vm->raw(), KVM_CREATE_VCPU, 0)};
+    int khz = vcpu ? ::ioctl(vcpu.raw(), KVM_GET_TSC_KHZ, 0) : -1;
+    if (khz <= 0) return sys_fail("KVM_GET_TSC_KHZ");
+    auto pool = RamPool::create(opt.pool_bytes);
+    if (!pool) return std::unexpected(pool.error());
+    if (!sys->check_extension(KVM_CAP_XEN_HVM))
+        log::info("host KVM has no KVM_CAP_XEN_HVM: hypercalls go through the port-I/O stub page; "
+                  "guests that issue vmcall themselves cannot run here");
+    return std::unique_ptr<Hv>(new Hv(std::move(opt), std::move(*sys), std::move(*pool),
+                                      static_cast<std::uint64_t>(khz)));
+}
+
+XenResult<std::shared_ptr<Domain>> Hv::create_domain(DomId want, xen_domain_handle_t const handle,
+                                                     std::uint32_t flags, std::uint32_t max_vcpus) {
+    if (max_vcpus == 0 || max_vcpus > 128) return xen_fail(XenErr::inval);
+    if (!(flags & XEN_DOMCTL_CDF_hvm)) return xen_fail(XenErr::opnotsupp);   // PVH/HVM only
+    std::unique_lock g{mu_};
+    DomId id = want;
+    if (id == 0) {
+        for (unsigned tries = 0; tries < domid_first_reserved; ++tries) {
+            rover_ = static_cast<DomId>(rover_ + 1 >= domid_first_reserved ? 1 : rover_ + 1);
+            if (!domains_.contains(rover_)) break;
+        }
+        id = rover_;
+        if (domains_.contains(id)) return xen_fail(XenErr::nospc);
+    } else if (id >= domid_first_reserved) {
+        return xen_fail(XenErr::inval);
+    } else if (domains_.contains(id)) {
+        return xen_fail(XenErr::exist);
+    }
+    auto vm = kvm::VmFd::create(kvm_);
+    if (!vm) {
+        log::warn("createdomain: {}", vm.error().message());
+        return xen_fail(vm.error().err == EMFILE || vm.error().err == ENFILE ? XenErr::nfile : XenErr::nomem);
+    }
+    auto d = std::make_shared<Domain>(*this, id, std::move(*vm), handle, max_vcpus);
+    d->create_flags = flags;
+    // The hypercall page MSR must reach kxend (Xen's leaf 0x40000002 names it).
+    kvm::MsrRange hcall{0x40000000, 1, false, true};
+    if (auto r = d->vm().enable_cap(KVM_CAP_X86_USER_SPACE_MSR, KVM_MSR_EXIT_REASON_FILTER); !r) {
+        log::warn("createdomain: {}", r.error().message());
+        return xen_fail(XenErr::nodev);
+    }
+    if (auto r = d->vm().set_msr_filter({&hcall, 1}); !r) {
+        log::warn("createdomain: {}", r.error().message());
+        return xen_fail(XenErr::nodev);
+    }
+    // Emulation failures must come to kxend with the instruction bytes (fallback emulator).
+    (void)d->vm().enable_cap(KVM_CAP_EXIT_ON_EMULATION_FAILURE, 1);
+    for (std::uint32_t i = 0; i < max_vcpus; ++i) {
+        if (auto v = d->create_vcpu(i); !v) {
+            log::warn("createdomain: {}", v.error().message());
+            return xen_fail(v.error().err == EMFILE ? XenErr::nfile : XenErr::nomem);
+        }
+    }
+    domains_.emplace(id, d);
+    g.unlock();
+    for (std::uint32_t i = 0; i < max_vcpus; ++i) sched_->add(*d->vcpu(i));
+    log::info("d{}: created ({} vCPUs)", id, max_vcpus);
+    return d;
+}
+
+std::shared_ptr<Domain> Hv::lookup(DomId id) const {
+    std::lock_guard g{mu_};
+    auto it = domains_.find(id);
+    return it == domains_.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<Domain>> Hv::domains() const {
+    std::lock_guard g{mu_};
+    std::vector<std::shared_ptr<Domain>> v;
+    v.reserve(domains_.size());
+    for (auto& [id, d] : domains_) v.push_back(d);
+    return v;
+}
+
+XenResult<void> Hv::destroy_domain(DomId id) {
+    std::shared_ptr<Domain> d;
+    {
+        std::lock_guard g{mu_};
+        auto it = domains_.find(id);
+        if (it == domains_.end()) return xen_fail(XenErr::srch);
+        d = it->second;
+        if (d->dying()) return xen_fail(XenErr::again);
+        d->set_dying();
+    }
+    for (std::uint32_t i = 0; i < d->max_vcpus(); ++i) sched_->remove(*d->vcpu(i));
+    {
+        std::lock_guard g{mu_};
+        domains_.erase(id);
+    }
+    d->notify_state_change();
+    log::info("d{}: destroyed", id);
+    return {};
+}
+
+void Hv::console_append(std::string_view line) {
+    std::lock_guard g{con_mu_};
+    con_.emplace_back(line);
+    con_bytes_ += line.size();
+    while (con_bytes_ > (256u << 10) && !con_.empty()) {
+        con_bytes_ -= con_.front().size();
+        con_.pop_front();
+    }
+}
+
+std::string Hv::console_read(bool clear) {
+    std::lock_guard g{con_mu_};
+    std::string out;
+    for (auto& l : con_) out += l;
+    if (clear) {
+        con_.clear();
+        con_bytes_ = 0;
+    }
+    return out;
+}
+
+} // namespace kxen::hv

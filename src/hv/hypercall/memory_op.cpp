@@ -1,0 +1,129 @@
+// HYPERVISOR_memory_op (public/memory.h): populate, shared_info placement, memory map, sizes.
+#include <cstdint>
+#include <cstring>
+#include <xen/memory.h>
+#include "common/log.hpp"
+#include "hv/domain/domain.hpp"
+#include "hv/hv.hpp"
+#include "hv/hypercall/hypercall.hpp"
+
+namespace kxen::hv {
+namespace {
+
+constexpr std::uint64_t max_extents = 1u << 20;
+// public/memory.h: cmd[:6] is a continuation's start extent; kxend never preempts, so it is 0.
+constexpr std::uint64_t memop_cmd_mask = (1u << 6) - 1;
+
+// Consecutive extents are merged into one run, so a domain's RAM is a handful of memslots.
+long populate_physmap(Caller& c, std::uint64_t arg) {
+    auto r = c.mem.copy_from<xen_memory_reservation_t>(arg);
+    if (!r) return xen_ret(XenErr::fault);
+    auto d = target_domain(c, r->domid);
+    if (!d) return xen_ret(d.error());
+    if (r->extent_order > 18 || r->nr_extents > max_extents) return xen_ret(XenErr::inval);
+    std::uint64_t const per = 1ull << r->extent_order;
+    if ((*d)->p2m().pages() + r->nr_extents * per > (*d)->max_pages.load()) return xen_ret(XenErr::nomem);
+    auto base = handle_addr(r->extent_start);
+    std::uint64_t done = 0, run_start = 0, run_len = 0;
+    auto flush = [&]() -> bool {
+        if (!run_len) return true;
+        auto p = (*d)->p2m().populate(Gfn{run_start}, run_len);
+        if (!p) log::warn("d{}: populate_physmap gfn {:#x}+{:#x}: {}", (*d)->id(), run_start, run_len, p.error().message());
+        run_len = 0;
+        return p.has_value();
+    };
+    for (; done < r->nr_extents; ++done) {
+        auto gfn = c.mem.copy_from<xen_pfn_t>(base + done * sizeof(xen_pfn_t));
+        if (!gfn) return xen_ret(XenErr::fault);
+        if (*gfn & (per - 1)) return xen_ret(XenErr::inval);
+        if (run_len && *gfn == run_start + run_len) {
+            run_len += per;
+            continue;
+        }
+        if (!flush()) return static_cast<long>(done > 0 ? done - 1 : 0);
+        run_start = *gfn;
+        run_len = per;
+    }
+    if (!flush()) return 0;
+    return static_cast<long>(done);
+}
+
+long add_to_physmap(Caller& c, std::uint64_t arg) {
+    auto op = c.mem.copy_from<xen_add_to_physmap_t>(arg);
+    if (!op) return xen_ret(XenErr::fault);
+    auto d = target_domain(c, op->domid);
+    if (!d) return xen_ret(d.error());
+    switch (op->space) {
+    case XENMAPSPACE_shared_info: {
+        if (op->idx != 0) return xen_ret(XenErr::inval);
+        if (op->gpfn >= (1ull << 40)) return xen_ret(XenErr::inval);
+        // Xen replaces the RAM page at gpfn by shared_info; kxend makes that page *be*
+        // shared_info (the guest loses the old contents either way). Outside RAM, back it.
+        auto* p = (*d)->gpa_ptr(op->gpfn << 12, 4096);
+        if (!p) {
+            if (auto r = (*d)->p2m().populate(Gfn{op->gpfn}, 1); !r) return xen_ret(XenErr::nomem);
+            p = (*d)->gpa_ptr(op->gpfn << 12, 4096);
+            if (!p) return xen_ret(XenErr::nomem);
+        }
+        std::memset(p, 0, 4096);
+        auto* s = reinterpret_cast<shared_info*>(p);
+        (*d)->map_shared_info(s, op->gpfn);
+        for (std::uint32_t i = 0; i < (*d)->max_vcpus(); ++i)
+            if (auto* vi = (*d)->vcpu(i)->info()) (*d)->hv().clock().update(vi->time);
+        return 0;
+    }
+    case XENMAPSPACE_grant_table: return xen_ret(XenErr::nosys);
+    default: return xen_ret(XenErr::inval);
+    }
+}
+
+long memory_map(Caller& c, std::uint64_t arg) {
+    if (!c.dom) return xen_ret(XenErr::inval);
+    auto m = c.mem.copy_from<xen_memory_map_t>(arg);
+    if (!m) return xen_ret(XenErr::fault);
+    auto map = c.dom->memory_map();
+    if (map.empty()) return xen_ret(XenErr::nosys);
+    auto n = std::min<std::uint64_t>(m->nr_entries, map.size());
+    if (!c.mem.write(handle_addr(m->buffer), map.data(), n * sizeof(E820Entry))) return xen_ret(XenErr::fault);
+    m->nr_entries = static_cast<unsigned>(n);
+    return c.mem.copy_to(arg, *m) ? 0 : xen_ret(XenErr::fault);
+}
+
+long set_memory_map(Caller& c, std::uint64_t arg) {
+    if (!c.privileged()) return xen_ret(XenErr::perm);
+    auto m = c.mem.copy_from<xen_foreign_memory_map_t>(arg);
+    if (!m) return xen_ret(XenErr::fault);
+    auto d = target_domain(c, m->domid);
+    if (!d) return xen_ret(d.error());
+    if (m->map.nr_entries > 128) return xen_ret(XenErr::inval);   // Xen's E820MAX
+    std::vector<E820Entry> map(m->map.nr_entries);
+    if (!c.mem.read(handle_addr(m->map.buffer), map.data(), map.size() * sizeof(E820Entry)))
+        return xen_ret(XenErr::fault);
+    (*d)->set_memory_map(std::move(map));
+    return 0;
+}
+
+long reservation(Caller& c, std::uint64_t arg, bool maximum) {
+    auto id = c.mem.copy_from<domid_t>(arg);
+    if (!id) return xen_ret(XenErr::fault);
+    auto d = target_domain(c, *id);
+    if (!d) return xen_ret(d.error());
+    return static_cast<long>(maximum ? (*d)->max_pages.load() : (*d)->p2m().pages());
+}
+
+} // namespace
+
+long do_memory_op(Caller& c, Args const& a) {
+    switch (a[0] & memop_cmd_mask) {
+    case XENMEM_populate_physmap: return populate_physmap(c, a[1]);
+    case XENMEM_add_to_physmap: return add_to_physmap(c, a[1]);
+    case XENMEM_memory_map: return memory_map(c, a[1]);
+    case XENMEM_set_memory_map: return set_memory_map(c, a[1]);
+    case XENMEM_current_reservation: return reservation(c, a[1], false);
+    case XENMEM_maximum_reservation: return reservation(c, a[1], true);
+    case XENMEM_maximum_ram_page: return static_cast<long>(c.hv.pool().size() >> 12);
+    default: return xen_ret(XenErr::nosys);
+    }
+}
+
+} // namespace kxen::hv

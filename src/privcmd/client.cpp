@@ -1,0 +1,332 @@
+#include <cstdint>
+#include "privcmd/client.hpp"
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <cstdlib>
+#include <xen/hvm/hvm_op.h>
+#include <xen/memory.h>
+#include <xen/sched.h>
+#include "privcmd/fd_passing.hpp"
+
+namespace kxen::privcmd {
+
+std::string socket_path(std::string const& flag) {
+    if (!flag.empty()) return flag;
+    if (char const* e = std::getenv("KXEN_SOCKET"); e && *e) return e;
+    return default_socket;
+}
+
+std::string xen_strerror(XenErr e) { return std::strerror(static_cast<int>(e)); }
+
+SysResult<Client> Client::connect(std::string const& path, std::size_t buffer_bytes) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path) return sys_fail(ENAMETOOLONG, path);
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    UniqueFd fd{::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)};
+    if (!fd) return sys_fail("socket");
+    if (::connect(fd.raw(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+        return sys_fail("connect to kxend at " + path);
+    UniqueFd mem{::memfd_create("kxen-privcmd-buffer", MFD_CLOEXEC)};
+    if (!mem) return sys_fail("memfd_create");
+    if (::ftruncate(mem.raw(), static_cast<off_t>(buffer_bytes)) < 0) return sys_fail("ftruncate");
+    auto map = Mapping::shared(mem.raw(), buffer_bytes);
+    if (!map) return std::unexpected(map.error());
+    Client c{std::move(fd), std::move(*map)};
+    auto r = c.call(Op::hello, {buffer_bytes, 0, 0, 0, 0, 0}, nullptr, mem.raw());
+    if (!r) return std::unexpected(r.error());
+    if (r->ret < 0) return sys_fail(static_cast<int>(-r->ret), "privcmd hello");
+    return c;
+}
+
+SysResult<Reply> Client::call(Op op, std::array<std::uint64_t, 6> a, UniqueFd* fd_out, int fd_in) {
+    Request rq{magic, op, {a[0], a[1], a[2], a[3], a[4], a[5]}};
+    if (auto r = send_msg(fd_.raw(), &rq, sizeof rq, fd_in); !r) return std::unexpected(r.error());
+    Reply rp{};
+    auto n = recv_msg(fd_.raw(), &rp, sizeof rp, fd_out);
+    if (!n) return std::unexpected(n.error());
+    if (*n != sizeof rp) return sys_fail(ECONNRESET, "kxend closed the connection");
+    return rp;
+}
+
+std::uint64_t Client::stage(void const* p, std::size_t len) {
+    std::size_t off = (used_ + 15) & ~std::size_t{15};
+    if (off + len > buf_.size()) off = 0;   // callers never stage more than the buffer holds
+    if (len) std::memcpy(buf_.data() + off, p, len);
+    used_ = off + len;
+    return off;
+}
+
+namespace {
+XenResult<void> check(SysResult<Reply> const& r) {
+    if (!r) return xen_fail(XenErr::io);
+    if (r->ret < 0) return xen_fail(static_cast<XenErr>(-r->ret));
+    return {};
+}
+} // namespace
+
+std::int64_t Client::hypercall(std::uint64_t nr, std::uint64_t a0, std::uint64_t a1, std::uint64_t a2,
+                               std::uint64_t a3, std::uint64_t a4) {
+    auto r = call(Op::hypercall, {nr, a0, a1, a2, a3, a4});
+    return r ? r->ret : -static_cast<std::int64_t>(XenErr::io);
+}
+
+XenResult<void> Client::domctl(xen_domctl& op) {
+    reset();
+    return domctl_staged(op);
+}
+
+XenResult<void> Client::sysctl(xen_sysctl& op) {
+    reset();
+    return sysctl_staged(op);
+}
+
+XenResult<void> Client::domctl_staged(xen_domctl& op) {
+    op.interface_version = XEN_DOMCTL_INTERFACE_VERSION;
+    auto off = stage(op);
+    auto r = call(Op::hypercall, {__HYPERVISOR_domctl, off, 0, 0, 0, 0});
+    if (auto c = check(r); !c) return c;
+    fetch(off, &op, sizeof op);
+    return {};
+}
+
+XenResult<void> Client::sysctl_staged(xen_sysctl& op) {
+    op.interface_version = XEN_SYSCTL_INTERFACE_VERSION;
+    auto off = stage(op);
+    auto r = call(Op::hypercall, {__HYPERVISOR_sysctl, off, 0, 0, 0, 0});
+    if (auto c = check(r); !c) return c;
+    fetch(off, &op, sizeof op);
+    return {};
+}
+
+XenResult<std::uint16_t> Client::create_domain(xen_domain_handle_t const uuid, std::uint32_t max_vcpus,
+                                               std::uint16_t want) {
+    xen_domctl op{};
+    op.cmd = XEN_DOMCTL_createdomain;
+    op.domain = want;
+    auto& cd = op.u.createdomain;
+    std::memcpy(cd.handle, uuid, sizeof cd.handle);
+    cd.flags = XEN_DOMCTL_CDF_hvm | XEN_DOMCTL_CDF_hap;
+    cd.max_vcpus = max_vcpus;
+    cd.max_evtchn_port = 1023;
+    cd.max_grant_frames = 32;
+    cd.max_maptrack_frames = 1024;
+    if (auto r = domctl(op); !r) return xen_fail(r.error());
+    return op.domain;
+}
+
+namespace {
+XenResult<void> simple(Client& c, std::uint32_t cmd, std::uint16_t domid) {
+    xen_domctl op{};
+    op.cmd = cmd;
+    op.domain = domid;
+    return c.domctl(op);
+}
+} // namespace
+
+XenResult<void> Client::destroy_domain(std::uint16_t d) { return simple(*this, XEN_DOMCTL_destroydomain, d); }
+XenResult<void> Client::pause(std::uint16_t d) { return simple(*this, XEN_DOMCTL_pausedomain, d); }
+XenResult<void> Client::unpause(std::uint16_t d) { return simple(*this, XEN_DOMCTL_unpausedomain, d); }
+
+XenResult<void> Client::max_mem(std::uint16_t domid, std::uint64_t kb) {
+    xen_domctl op{};
+    op.cmd = XEN_DOMCTL_max_mem;
+    op.domain = domid;
+    op.u.max_mem.max_memkb = kb;
+    return domctl(op);
+}
+
+XenResult<xen_domctl_getdomaininfo_t> Client::domain_info(std::uint16_t domid) {
+    xen_domctl op{};
+    op.cmd = XEN_DOMCTL_getdomaininfo;
+    op.domain = domid;
+    if (auto r = domctl(op); !r) return xen_fail(r.error());
+    if (op.u.getdomaininfo.domain != domid) return xen_fail(XenErr::srch);
+    return op.u.getdomaininfo;
+}
+
+XenResult<std::vector<xen_domctl_getdomaininfo_t>> Client::domain_list() {
+    std::vector<xen_domctl_getdomaininfo_t> all;
+    std::uint16_t first = 0;
+    constexpr std::uint32_t batch = 1024;
+    while (true) {
+        reset();
+        xen_sysctl op{};
+        op.cmd = XEN_SYSCTL_getdomaininfolist;
+        auto& l = op.u.getdomaininfolist;
+        l.first_domain = first;
+        l.max_domains = batch;
+        std::vector<xen_domctl_getdomaininfo_t> tmp(batch);
+        auto buf = stage(tmp.data(), tmp.size() * sizeof tmp[0]);
+        l.buffer.p = reinterpret_cast<xen_domctl_getdomaininfo_t*>(buf);
+        if (auto r = sysctl_staged(op); !r) return xen_fail(r.error());
+        fetch(buf, tmp.data(), l.num_domains * sizeof tmp[0]);
+        all.insert(all.end(), tmp.begin(), tmp.begin() + l.num_domains);
+        if (l.num_domains < batch) break;
+        first = static_cast<std::uint16_t>(tmp[l.num_domains - 1].domain + 1);
+    }
+    return all;
+}
+
+XenResult<xen_sysctl_physinfo> Client::physinfo() {
+    xen_sysctl op{};
+    op.cmd = XEN_SYSCTL_physinfo;
+    if (auto r = sysctl(op); !r) return xen_fail(r.error());
+    return op.u.physinfo;
+}
+
+XenResult<std::string> Client::read_console(bool clear) {
+    reset();
+    constexpr std::uint32_t max = 1 << 20;
+    xen_sysctl op{};
+    op.cmd = XEN_SYSCTL_readconsole;
+    auto& rc = op.u.readconsole;
+    rc.clear = clear;
+    rc.count = max;
+    auto buf = stage(nullptr, 0);
+    used_ = buf + max;
+    rc.buffer.p = reinterpret_cast<char*>(buf);
+    if (auto r = sysctl_staged(op); !r) return xen_fail(r.error());
+    std::string s(rc.count, '\0');
+    fetch(buf, s.data(), s.size());
+    return s;
+}
+
+XenResult<void> Client::populate_physmap(std::uint16_t domid, std::uint64_t gfn, std::uint64_t count) {
+    // 2 MiB extents where aligned, 4 KiB ones around them, as libxc's populate does.
+    auto big = [&] { return gfn % 512 == 0 && count >= 512; };
+    while (count) {
+        reset();
+        std::vector<xen_pfn_t> gfns;
+        unsigned const order = big() ? 9 : 0;
+        do {
+            gfns.push_back(gfn);
+            gfn += 1ull << order;
+            count -= 1ull << order;
+        } while (count && gfns.size() < 65536 && big() == (order == 9));
+        xen_memory_reservation_t res{};
+        res.domid = domid;
+        res.extent_order = order;
+        res.nr_extents = gfns.size();
+        res.extent_start.p = reinterpret_cast<xen_pfn_t*>(stage(gfns.data(), gfns.size() * sizeof(xen_pfn_t)));
+        auto n = hypercall(__HYPERVISOR_memory_op, XENMEM_populate_physmap, stage(res));
+        if (n < 0) return xen_fail(static_cast<XenErr>(-n));
+        if (static_cast<std::size_t>(n) != gfns.size()) return xen_fail(XenErr::nomem);
+    }
+    return {};
+}
+
+XenResult<void> Client::set_memory_map(std::uint16_t domid, std::span<std::uint8_t const> e820, unsigned nr) {
+    reset();
+    xen_foreign_memory_map_t m{};
+    m.domid = domid;
+    m.map.nr_entries = nr;
+    m.map.buffer.p = reinterpret_cast<void*>(stage(e820.data(), e820.size()));
+    auto n = hypercall(__HYPERVISOR_memory_op, XENMEM_set_memory_map, stage(m));
+    if (n < 0) return xen_fail(static_cast<XenErr>(-n));
+    return {};
+}
+
+XenResult<void> Client::set_hvm_param(std::uint16_t domid, std::uint32_t index, std::uint64_t value) {
+    reset();
+    xen_hvm_param_t p{};
+    p.domid = domid;
+    p.index = index;
+    p.value = value;
+    auto n = hypercall(__HYPERVISOR_hvm_op, HVMOP_set_param, stage(p));
+    if (n < 0) return xen_fail(static_cast<XenErr>(-n));
+    return {};
+}
+
+XenResult<std::uint64_t> Client::get_hvm_param(std::uint16_t domid, std::uint32_t index) {
+    reset();
+    xen_hvm_param_t p{};
+    p.domid = domid;
+    p.index = index;
+    auto off = stage(p);
+    auto n = hypercall(__HYPERVISOR_hvm_op, HVMOP_get_param, off);
+    if (n < 0) return xen_fail(static_cast<XenErr>(-n));
+    fetch(off, &p, sizeof p);
+    return p.value;
+}
+
+XenResult<void> Client::set_vcpu_context(std::uint16_t domid, std::uint32_t vcpu, void const* ctx, std::size_t len) {
+    reset();
+    auto c = stage(ctx, len);
+    xen_domctl op{};
+    op.cmd = XEN_DOMCTL_setvcpucontext;
+    op.domain = domid;
+    op.u.vcpucontext.vcpu = vcpu;
+    op.u.vcpucontext.ctxt.p = reinterpret_cast<vcpu_guest_context_t*>(c);
+    return domctl_staged(op);
+}
+
+XenResult<void> Client::remote_shutdown(std::uint16_t domid, unsigned reason) {
+    reset();
+    sched_remote_shutdown_t s{};
+    s.domain_id = domid;
+    s.reason = reason;
+    auto n = hypercall(__HYPERVISOR_sched_op, SCHEDOP_remote_shutdown, stage(s));
+    if (n < 0) return xen_fail(static_cast<XenErr>(-n));
+    return {};
+}
+
+XenResult<long> Client::xen_version(int cmd, void* out, std::size_t out_len) {
+    reset();
+    auto off = stage(nullptr, 0);
+    used_ = off + std::max<std::size_t>(out_len, 16);
+    if (out && out_len) std::memcpy(buf_.data() + off, out, out_len);
+    auto n = hypercall(__HYPERVISOR_xen_version, static_cast<std::uint64_t>(cmd), off);
+    if (n < 0) return xen_fail(static_cast<XenErr>(-n));
+    if (out && out_len) fetch(off, out, out_len);
+    return static_cast<long>(n);
+}
+
+XenResult<ForeignMap> Client::map_foreign(std::uint16_t domid, std::uint64_t gfn, std::uint64_t count) {
+    UniqueFd ram;
+    auto r = call(Op::map_foreign, {domid, gfn, count, 0, 0, 0}, &ram);
+    if (auto c = check(r); !c) return xen_fail(c.error());
+    if (!ram) return xen_fail(XenErr::io);
+    auto m = Mapping::shared(ram.raw(), count * 4096, static_cast<off_t>(r->val[0]));
+    if (!m) return xen_fail(XenErr::nomem);
+    return ForeignMap{std::move(*m)};
+}
+
+XenResult<std::string> Client::console_read(std::uint16_t domid, std::uint64_t& pos, int wait_ms) {
+    reset();
+    constexpr std::uint64_t max = 64 << 10;
+    auto off = stage(nullptr, 0);
+    used_ = off + max;
+    auto r = call(Op::console_read, {domid, pos, off, max, static_cast<std::uint64_t>(wait_ms), 0});
+    if (auto c = check(r); !c) return xen_fail(c.error());
+    std::string s(static_cast<std::size_t>(r->ret), '\0');
+    fetch(off, s.data(), s.size());
+    pos = r->val[0];
+    return s;
+}
+
+XenResult<std::uint64_t> Client::domain_wait(std::uint16_t domid, std::uint64_t seen, int wait_ms) {
+    auto r = call(Op::domain_wait, {domid, seen, static_cast<std::uint64_t>(wait_ms), 0, 0, 0});
+    if (auto c = check(r); !c) return xen_fail(c.error());
+    return r->val[0];
+}
+
+XenResult<void> Client::set_name(std::uint16_t domid, std::string const& name) {
+    reset();
+    auto off = stage(name.data(), name.size());
+    return check(call(Op::set_name, {domid, off, name.size(), 0, 0, 0}));
+}
+
+XenResult<std::string> Client::get_name(std::uint16_t domid) {
+    reset();
+    auto off = stage(nullptr, 0);
+    used_ = off + 64;
+    auto r = call(Op::get_name, {domid, off, 64, 0, 0, 0});
+    if (auto c = check(r); !c) return xen_fail(c.error());
+    std::string s(static_cast<std::size_t>(r->ret), '\0');
+    fetch(off, s.data(), s.size());
+    return s;
+}
+
+} // namespace kxen::privcmd

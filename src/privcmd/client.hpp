@@ -1,0 +1,84 @@
+// kxen::privcmd::Client: a dom0 process's typed connection to kxend (libxencall + libxenctrl
+// in one small C++ class). Arguments are staged in the shared buffer; see protocol.hpp.
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <vector>
+#include <xen/xen.h>
+#include <xen/domctl.h>
+#include <xen/sysctl.h>
+#include "common/mapping.hpp"
+#include "common/sys_error.hpp"
+#include "common/unique_fd.hpp"
+#include "common/xen_err.hpp"
+#include "privcmd/protocol.hpp"
+
+namespace kxen::privcmd {
+
+// The socket a tool talks to: --socket, else $KXEN_SOCKET, else the default.
+std::string socket_path(std::string const& flag);
+
+struct ForeignMap {
+    Mapping map;   // guest RAM [gfn, gfn+count), writable
+};
+
+class Client {
+public:
+    static SysResult<Client> connect(std::string const& path, std::size_t buffer_bytes = 4 << 20);
+
+    // A raw hypercall; args that are pointers must be buffer offsets (see stage()).
+    std::int64_t hypercall(std::uint64_t nr, std::uint64_t a0 = 0, std::uint64_t a1 = 0,
+                           std::uint64_t a2 = 0, std::uint64_t a3 = 0, std::uint64_t a4 = 0);
+    XenResult<void> domctl(xen_domctl& op);
+    XenResult<void> sysctl(xen_sysctl& op);
+
+    // Typed calls the toolstack uses.
+    XenResult<std::uint16_t> create_domain(xen_domain_handle_t const uuid, std::uint32_t max_vcpus,
+                                           std::uint16_t want = 0);
+    XenResult<void> destroy_domain(std::uint16_t domid);
+    XenResult<void> pause(std::uint16_t domid);
+    XenResult<void> unpause(std::uint16_t domid);
+    XenResult<void> max_mem(std::uint16_t domid, std::uint64_t kb);
+    XenResult<xen_domctl_getdomaininfo_t> domain_info(std::uint16_t domid);
+    XenResult<std::vector<xen_domctl_getdomaininfo_t>> domain_list();
+    XenResult<xen_sysctl_physinfo> physinfo();
+    XenResult<std::string> read_console(bool clear);
+    XenResult<void> populate_physmap(std::uint16_t domid, std::uint64_t gfn, std::uint64_t count);
+    XenResult<void> set_memory_map(std::uint16_t domid, std::span<std::uint8_t const> e820_bytes, unsigned nr);
+    XenResult<void> set_hvm_param(std::uint16_t domid, std::uint32_t index, std::uint64_t value);
+    XenResult<std::uint64_t> get_hvm_param(std::uint16_t domid, std::uint32_t index);
+    XenResult<void> set_vcpu_context(std::uint16_t domid, std::uint32_t vcpu, void const* ctx, std::size_t len);
+    XenResult<void> remote_shutdown(std::uint16_t domid, unsigned reason);
+    XenResult<long> xen_version(int cmd, void* out = nullptr, std::size_t out_len = 0);
+
+    // kxen operations beyond Xen's hypercalls.
+    XenResult<ForeignMap> map_foreign(std::uint16_t domid, std::uint64_t gfn, std::uint64_t count);
+    // Bytes of console_io output from `pos`; waits up to wait_ms for some. Updates pos.
+    XenResult<std::string> console_read(std::uint16_t domid, std::uint64_t& pos, int wait_ms);
+    // Waits until the domain's state changes (shutdown, crash, pause, destroy). -ESRCH once gone.
+    XenResult<std::uint64_t> domain_wait(std::uint16_t domid, std::uint64_t seen, int wait_ms);
+    XenResult<void> set_name(std::uint16_t domid, std::string const& name);
+    XenResult<std::string> get_name(std::uint16_t domid);
+
+private:
+    Client(UniqueFd fd, Mapping buf) : fd_{std::move(fd)}, buf_{std::move(buf)} {}
+    XenResult<void> domctl_staged(xen_domctl& op);   // op plus what is already staged
+    XenResult<void> sysctl_staged(xen_sysctl& op);
+    SysResult<Reply> call(Op op, std::array<std::uint64_t, 6> a, UniqueFd* fd_out = nullptr, int fd_in = -1);
+    // Copy bytes into the buffer; returns their offset (a bump allocator reset per call).
+    std::uint64_t stage(void const* p, std::size_t len);
+    template <typename T> std::uint64_t stage(T const& t) { return stage(&t, sizeof t); }
+    void fetch(std::uint64_t off, void* p, std::size_t len) { std::memcpy(p, buf_.data() + off, len); }
+    void reset() { used_ = 0; }
+
+    UniqueFd fd_;
+    Mapping buf_;
+    std::size_t used_ = 0;
+};
+
+// Xen error values as text, for messages (XenErr::srch -> "No such process").
+std::string xen_strerror(XenErr e);
+
+} // namespace kxen::privcmd

@@ -1,0 +1,37 @@
+// kxen privcmd: the wire format of kxend's control socket, what /dev/xen/privcmd is to dom0.
+//
+// A SOCK_SEQPACKET connection. The client first shares a memfd ("the buffer"); afterwards every
+// pointer a hypercall argument or a guest handle carries is an offset into that buffer, so
+// kxend follows pointers exactly as Xen follows a dom0 process's virtual addresses.
+#pragma once
+#include <cstdint>
+
+namespace kxen::privcmd {
+
+inline constexpr std::uint32_t magic = 0x4350584b;   // "KXPC"
+inline constexpr std::uint32_t version = 1;
+inline constexpr char const* default_socket = "/run/kxen/privcmd";
+
+enum class Op : std::uint32_t {
+    hello = 1,         // fd: the buffer memfd; a0 = its size. val0 = protocol version
+    hypercall = 2,     // a0 = hypercall number, a1..a5 = its arguments
+    map_foreign = 3,   // a0 = domid, a1 = first gfn, a2 = count. fd: guest RAM; val0 = offset in it
+    console_read = 4,  // a0 = domid, a1 = from position, a2 = buffer offset, a3 = max bytes,
+                       // a4 = wait ms. ret = bytes; val0 = next position
+    domain_wait = 5,   // a0 = domid, a1 = last seen sequence, a2 = wait ms. val0 = sequence now
+    set_name = 6,      // a0 = domid, a1 = buffer offset, a2 = length
+    get_name = 7,      // a0 = domid, a1 = buffer offset, a2 = max. ret = length
+};
+
+struct Request {
+    std::uint32_t magic;
+    Op op;
+    std::uint64_t a[6];
+};
+
+struct Reply {
+    std::int64_t ret;    // >= 0 success, else -errno (Xen's errno values)
+    std::uint64_t val[2];
+};
+
+} // namespace kxen::privcmd

@@ -1,0 +1,199 @@
+#include "privcmd/server.hpp"
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <cstring>
+#include <filesystem>
+#include "common/log.hpp"
+#include "common/mapping.hpp"
+#include "hv/domain/domain.hpp"
+#include "hv/hv.hpp"
+#include "hv/hypercall/hypercall.hpp"
+#include "privcmd/fd_passing.hpp"
+#include "privcmd/protocol.hpp"
+
+namespace kxen::privcmd {
+namespace {
+
+// A dom0 client's shared buffer: every address it gives kxend is an offset in here.
+class Buffer final : public hv::GuestAccess {
+public:
+    explicit Buffer(Mapping m) : m_{std::move(m)} {}
+    bool read(std::uint64_t off, void* dst, std::size_t len) override {
+        if (!in_range(off, len)) return false;
+        std::memcpy(dst, m_.data() + off, len);
+        return true;
+    }
+    bool write(std::uint64_t off, void const* src, std::size_t len) override {
+        if (!in_range(off, len)) return false;
+        std::memcpy(m_.data() + off, src, len);
+        return true;
+    }
+
+private:
+    bool in_range(std::uint64_t off, std::size_t len) const {
+        return off <= m_.size() && len <= m_.size() - off;
+    }
+    Mapping m_;
+};
+
+constexpr std::int64_t err(XenErr e) { return -static_cast<std::int64_t>(e); }
+
+class Connection {
+public:
+    Connection(hv::Hv& hv, UniqueFd fd) : hv_{&hv}, fd_{std::move(fd)} {}
+
+    void serve() {
+        Request rq;
+        UniqueFd passed;
+        while (true) {
+            auto n = recv_msg(fd_.raw(), &rq, sizeof rq, &passed);
+            if (!n || *n == 0) return;
+            Reply rp{};
+            int out_fd = -1;
+            if (*n != sizeof rq || rq.magic != magic) {
+                rp.ret = err(XenErr::inval);
+            } else {
+                rp = handle(rq, passed, out_fd);
+            }
+            passed.reset();
+            if (!send_msg(fd_.raw(), &rp, sizeof rp, out_fd)) return;
+        }
+    }
+
+private:
+    Reply handle(Request const& rq, UniqueFd& passed, int& out_fd) {
+        Reply rp{};
+        if (rq.op == Op::hello) {
+            if (!passed || rq.a[0] == 0 || rq.a[0] > (1ull << 30)) return {err(XenErr::inval), {}};
+            auto m = Mapping::shared(passed.raw(), rq.a[0]);
+            if (!m) return {err(XenErr::nomem), {}};
+            buf_.emplace(std::move(*m));
+            rp.val[0] = version;
+            return rp;
+        }
+        if (!buf_) return {err(XenErr::inval), {}};
+        switch (rq.op) {
+        case Op::hypercall: {
+            hv::Caller c{*hv_, nullptr, nullptr, *buf_};
+            rp.ret = hv::hypercall(c, rq.a[0], {rq.a[1], rq.a[2], rq.a[3], rq.a[4], rq.a[5]});
+            return rp;
+        }
+        case Op::map_foreign: {
+            auto d = hv_->lookup(static_cast<hv::DomId>(rq.a[0]));
+            if (!d) return {err(XenErr::srch), {}};
+            if (rq.a[2] == 0 || rq.a[2] > (1ull << 28)) return {err(XenErr::inval), {}};
+            auto off = d->p2m().pool_offset(hv::Gfn{rq.a[1]}, rq.a[2]);
+            if (!off) return {err(XenErr::inval), {}};
+            rp.val[0] = *off;
+            out_fd = hv_->pool().fd();
+            return rp;
+        }
+        case Op::console_read: {
+            auto d = hv_->lookup(static_cast<hv::DomId>(rq.a[0]));
+            if (!d) return {err(XenErr::srch), {}};
+            std::string out;
+            auto max = std::min<std::uint64_t>(rq.a[3], 1 << 20);
+            auto next = d->console_read(rq.a[1], out, max, static_cast<int>(std::min<std::uint64_t>(rq.a[4], 60000)));
+            if (!out.empty() && !buf_->write(rq.a[2], out.data(), out.size())) return {err(XenErr::fault), {}};
+            rp.ret = static_cast<std::int64_t>(out.size());
+            rp.val[0] = next;
+            return rp;
+        }
+        case Op::domain_wait: {
+            auto d = hv_->lookup(static_cast<hv::DomId>(rq.a[0]));
+            if (!d) return {err(XenErr::srch), {}};
+            rp.val[0] = d->wait_state_change(rq.a[1], static_cast<int>(std::min<std::uint64_t>(rq.a[2], 60000)));
+            if (d->dying()) return {err(XenErr::srch), {}};
+            return rp;
+        }
+        case Op::set_name: {
+            auto d = hv_->lookup(static_cast<hv::DomId>(rq.a[0]));
+            if (!d) return {err(XenErr::srch), {}};
+            if (rq.a[2] == 0 || rq.a[2] > 64) return {err(XenErr::inval), {}};
+            std::string name(rq.a[2], '\0');
+            if (!buf_->read(rq.a[1], name.data(), name.size())) return {err(XenErr::fault), {}};
+            // The name becomes a file name (console log): keep it to a safe alphabet.
+            for (char ch : name)
+                if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.')
+                    return {err(XenErr::inval), {}};
+            for (auto& o : hv_->domains())
+                if (o != d && o->name() == name) return {err(XenErr::exist), {}};
+            d->set_name(std::move(name));
+            return rp;
+        }
+        case Op::get_name: {
+            auto d = hv_->lookup(static_cast<hv::DomId>(rq.a[0]));
+            if (!d) return {err(XenErr::srch), {}};
+            auto name = d->name();
+            auto n = std::min<std::uint64_t>(name.size(), rq.a[2]);
+            if (n && !buf_->write(rq.a[1], name.data(), n)) return {err(XenErr::fault), {}};
+            rp.ret = static_cast<std::int64_t>(n);
+            return rp;
+        }
+        default: return {err(XenErr::nosys), {}};
+        }
+    }
+
+    hv::Hv* hv_;
+    UniqueFd fd_;
+    std::optional<Buffer> buf_;
+};
+
+} // namespace
+
+Server::Server(hv::Hv& hv, UniqueFd fd, std::string path)
+    : hv_{&hv}, fd_{std::move(fd)}, path_{std::move(path)}, thread_{[this] { accept_loop(); }} {}
+
+Server::~Server() { stop(); }
+
+void Server::stop() {
+    if (stop_.exchange(true)) return;
+    ::shutdown(fd_.raw(), SHUT_RDWR);
+    if (thread_.joinable()) thread_.join();
+    ::unlink(path_.c_str());
+}
+
+SysResult<std::unique_ptr<Server>> Server::listen(hv::Hv& hv, std::string const& path) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path) return sys_fail(ENAMETOOLONG, "socket path " + path);
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+    UniqueFd fd{::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)};
+    if (!fd) return sys_fail("socket");
+    // A socket file left by a kxend that died is stale only if nobody answers on it.
+    if (::connect(fd.raw(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0)
+        return sys_fail(EADDRINUSE, "another kxend is listening on " + path);
+    fd.reset(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    ::unlink(path.c_str());
+    auto old = ::umask(0077);   // mode 0600: only root (dom0) may talk to the hypervisor
+    int r = ::bind(fd.raw(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::umask(old);
+    if (r < 0) return sys_fail("bind " + path);
+    if (::listen(fd.raw(), 128) < 0) return sys_fail("listen");
+    return std::unique_ptr<Server>(new Server(hv, std::move(fd), path));
+}
+
+void Server::accept_loop() {
+    while (!stop_) {
+        int c = ::accept4(fd_.raw(), nullptr, nullptr, SOCK_CLOEXEC);
+        if (c < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            if (errno == EMFILE || errno == ENFILE) {
+                log::warn("privcmd: accept: out of file descriptors");
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                continue;
+            }
+            return;
+        }
+        std::thread{[hv = hv_, fd = UniqueFd{c}]() mutable {
+            ::pthread_setname_np(::pthread_self(), "kxend-privcmd");
+            Connection{*hv, std::move(fd)}.serve();
+        }}.detach();
+    }
+}
+
+} // namespace kxen::privcmd

@@ -1,0 +1,120 @@
+// kxl destroy, pause, unpause, shutdown, reboot, info, dmesg.
+#include <sys/utsname.h>
+#include <cstdio>
+#include <fmt/format.h>
+#include <xen/sched.h>
+#include <xen/version.h>
+#include "toolstack/kxl/kxl.hpp"
+
+namespace kxen::kxl {
+
+int cmd_destroy(Globals const& g, std::string const& dom) {
+    auto c = connect(g);
+    if (!c) return 1;
+    auto id = resolve_domain(*c, dom);
+    if (!id) return 1;
+    if (auto r = c->destroy_domain(*id); !r) {
+        fmt::print(stderr, "kxl: destroy {}: {}\n", dom, describe(r.error()));
+        return 1;
+    }
+    return 0;
+}
+
+int cmd_pause(Globals const& g, std::string const& dom, bool pause) {
+    auto c = connect(g);
+    if (!c) return 1;
+    auto id = resolve_domain(*c, dom);
+    if (!id) return 1;
+    auto r = pause ? c->pause(*id) : c->unpause(*id);
+    if (!r) {
+        fmt::print(stderr, "kxl: {} {}: {}\n", pause ? "pause" : "unpause", dom, describe(r.error()));
+        return 1;
+    }
+    return 0;
+}
+
+int cmd_shutdown(Globals const& g, std::string const& dom, bool reboot, bool wait) {
+    auto c = connect(g);
+    if (!c) return 1;
+    auto id = resolve_domain(*c, dom);
+    if (!id) return 1;
+    // Until the PV control protocol (control/shutdown in xenstore) exists, the toolstack asks
+    // the hypervisor directly, as SCHEDOP_remote_shutdown does for a suspending domain.
+    if (auto r = c->remote_shutdown(*id, reboot ? SHUTDOWN_reboot : SHUTDOWN_poweroff); !r) {
+        fmt::print(stderr, "kxl: {} {}: {}\n", reboot ? "reboot" : "shutdown", dom, describe(r.error()));
+        return 1;
+    }
+    if (!wait) return 0;
+    fmt::print("Waiting for 1 domains\n");
+    std::uint64_t seq = 0;
+    for (int i = 0; i < 600; ++i) {
+        auto info = c->domain_info(*id);
+        if (!info) break;   // gone: destroyed by its monitor
+        if (!reboot && (info->flags & XEN_DOMINF_shutdown)) {
+            unsigned reason = (info->flags >> XEN_DOMINF_shutdownshift) & 0xff;
+            if (reason != SHUTDOWN_reboot) break;
+        }
+        auto s = c->domain_wait(*id, seq, 1000);
+        if (!s) break;
+        seq = *s;
+    }
+    fmt::print("Domain {} has been shut down, reason code {}\n", *id, reboot ? SHUTDOWN_reboot : SHUTDOWN_poweroff);
+    return 0;
+}
+
+int cmd_info(Globals const& g) {
+    auto c = connect(g);
+    if (!c) return 1;
+    auto p = c->physinfo();
+    if (!p) {
+        fmt::print(stderr, "kxl: info: {}\n", describe(p.error()));
+        return 1;
+    }
+    utsname u{};
+    ::uname(&u);
+    auto ver = c->xen_version(XENVER_version).value_or(0);
+    xen_extraversion_t extra{};
+    (void)c->xen_version(XENVER_extraversion, extra, sizeof extra);
+    xen_capabilities_info_t caps{};
+    (void)c->xen_version(XENVER_capabilities, caps, sizeof caps);
+    auto line = [](char const* k, auto const& v) { fmt::print("{:<23}: {}\n", k, v); };
+    line("host", u.nodename);
+    line("release", u.release);
+    line("version", u.version);
+    line("machine", u.machine);
+    line("nr_cpus", p->nr_cpus);
+    line("max_cpu_id", p->max_cpu_id);
+    line("nr_nodes", p->nr_nodes);
+    line("cores_per_socket", p->cores_per_socket);
+    line("threads_per_core", p->threads_per_core);
+    line("cpu_mhz", fmt::format("{:.3f}", p->cpu_khz / 1000.0));
+    line("virt_caps", "hvm hap");
+    line("total_memory", p->total_pages * 4096 >> 20);
+    line("free_memory", p->free_pages * 4096 >> 20);
+    line("xen_major", ver >> 16);
+    line("xen_minor", ver & 0xffff);
+    line("xen_extra", extra);
+    line("xen_version", fmt::format("{}.{}{}", ver >> 16, ver & 0xffff, extra));
+    line("xen_caps", caps);
+    line("xen_scheduler", "credit");
+    line("xen_pagesize", 4096);
+    line("platform_params", "virt_start=0xffff800000000000");
+    line("xen_commandline", "");
+    line("xen_hypervisor", "kxen (KVM)");
+    line("xend_config_format", 4);
+    return 0;
+}
+
+int cmd_dmesg(Globals const& g, bool clear) {
+    auto c = connect(g);
+    if (!c) return 1;
+    auto s = c->read_console(clear);
+    if (!s) {
+        fmt::print(stderr, "kxl: dmesg: {}\n", describe(s.error()));
+        return 1;
+    }
+    std::fwrite(s->data(), 1, s->size(), stdout);
+    return 0;
+}
+
+} // namespace kxen::kxl

@@ -1,0 +1,42 @@
+// kxl: the toolstack CLI, xl's subcommands and options. One file per subcommand family.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+#include "common/xen_err.hpp"
+#include "privcmd/client.hpp"
+
+namespace kxen::kxl {
+
+struct Globals {
+    std::string socket;   // --socket (else $KXEN_SOCKET, else the default)
+};
+
+// Connect or print why not; nullopt means "already reported".
+std::optional<privcmd::Client> connect(Globals const& g);
+// A domain named by id or by name (as xl accepts both).
+std::optional<std::uint16_t> resolve_domain(privcmd::Client& c, std::string const& what);
+// "Xen error -3 (No such process)"-style text for messages.
+std::string describe(XenErr e);
+
+struct CreateArgs {
+    std::string config;
+    std::vector<std::string> overrides;
+    bool console = false;   // -c
+    bool paused = false;    // -p
+    bool no_monitor = false;  // -e: don't wait in the background for the domain's death
+    bool quiet = false;     // -q
+};
+int cmd_create(Globals const& g, CreateArgs const& a);
+int cmd_list(Globals const& g, bool long_json, std::vector<std::string> const& doms);
+int cmd_destroy(Globals const& g, std::string const& dom);
+int cmd_pause(Globals const& g, std::string const& dom, bool pause);
+int cmd_shutdown(Globals const& g, std::string const& dom, bool reboot, bool wait);
+int cmd_info(Globals const& g);
+int cmd_dmesg(Globals const& g, bool clear);
+int cmd_console(Globals const& g, std::string const& dom);
+// Follow a domain's console until it is destroyed or the user types Ctrl-].
+int attach_console(privcmd::Client& c, std::uint16_t domid);
+
+} // namespace kxen::kxl

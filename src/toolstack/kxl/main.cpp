@@ -1,0 +1,65 @@
+#include <CLI/CLI.hpp>
+#include "toolstack/kxl/kxl.hpp"
+
+using namespace kxen::kxl;
+
+int main(int argc, char** argv) {
+    CLI::App app{"kxl: the kxen toolstack (xl's commands, on kxend)"};
+    app.require_subcommand(1);
+    Globals g;
+    app.add_option("--socket", g.socket, "kxend privcmd socket (default $KXEN_SOCKET or /run/kxen/privcmd)");
+    int rc = 0;
+
+    CreateArgs ca;
+    auto* create = app.add_subcommand("create", "Create a domain from an xl.cfg file");
+    create->add_option("config", ca.config, "xl.cfg file")->required();
+    create->add_option("overrides", ca.overrides, "key=value settings appended to the config");
+    create->add_flag("-c", ca.console, "Attach to the console after creation");
+    create->add_flag("-p", ca.paused, "Leave the domain paused after creation");
+    create->add_flag("-e", ca.no_monitor, "Do not wait in the background for the death of the domain");
+    create->add_flag("-q", ca.quiet, "Quiet");
+    create->callback([&] { rc = cmd_create(g, ca); });
+
+    bool list_long = false;
+    std::vector<std::string> list_doms;
+    auto* list = app.add_subcommand("list", "List domains");
+    list->add_flag("-l,--long", list_long, "Output JSON");
+    list->add_option("domains", list_doms);
+    list->callback([&] { rc = cmd_list(g, list_long, list_doms); });
+
+    std::string dom;
+    auto* destroy = app.add_subcommand("destroy", "Terminate a domain immediately");
+    destroy->add_option("domain", dom)->required();
+    destroy->callback([&] { rc = cmd_destroy(g, dom); });
+
+    auto* pause = app.add_subcommand("pause", "Pause execution of a domain");
+    pause->add_option("domain", dom)->required();
+    pause->callback([&] { rc = cmd_pause(g, dom, true); });
+    auto* unpause = app.add_subcommand("unpause", "Unpause a paused domain");
+    unpause->add_option("domain", dom)->required();
+    unpause->callback([&] { rc = cmd_pause(g, dom, false); });
+
+    bool wait = false;
+    auto* shutdown = app.add_subcommand("shutdown", "Issue a shutdown signal to a domain");
+    shutdown->add_option("domain", dom)->required();
+    shutdown->add_flag("-w", wait, "Wait for the domain to complete shutdown");
+    shutdown->callback([&] { rc = cmd_shutdown(g, dom, false, wait); });
+    auto* reboot = app.add_subcommand("reboot", "Issue a reboot signal to a domain");
+    reboot->add_option("domain", dom)->required();
+    reboot->add_flag("-w", wait, "Wait for the domain to complete the reboot");
+    reboot->callback([&] { rc = cmd_shutdown(g, dom, true, wait); });
+
+    app.add_subcommand("info", "Get information about the host")->callback([&] { rc = cmd_info(g); });
+
+    bool clear = false;
+    auto* dmesg = app.add_subcommand("dmesg", "Read and/or clear the hypervisor's message buffer");
+    dmesg->add_flag("-c", clear, "Clear the buffer after reading");
+    dmesg->callback([&] { rc = cmd_dmesg(g, clear); });
+
+    auto* console = app.add_subcommand("console", "Attach to a domain's console (Ctrl-] detaches)");
+    console->add_option("domain", dom)->required();
+    console->callback([&] { rc = cmd_console(g, dom); });
+
+    CLI11_PARSE(app, argc, argv);
+    return rc;
+}
