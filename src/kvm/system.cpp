@@ -2,6 +2,9 @@
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <cstdlib>
+#include <cstring>
+#include <cstddef>
+#include "kvm/ioctls.hpp"
 
 namespace kxen::kvm {
 
@@ -16,13 +19,14 @@ SysResult<System> System::open(char const* path) {
 
     // KVM fails with E2BIG until the buffer is large enough; grow until it fits.
     std::vector<kvm_cpuid_entry2> entries;
-    for (unsigned n = 64; n <= 4096; n *= 2) {
-        auto buf = std::make_unique<std::byte[]>(sizeof(kvm_cpuid2) + n * sizeof(kvm_cpuid_entry2));
-        // SAFETY: buf is sized for the header plus n entries; kvm_cpuid2 has a flexible array.
-        auto* c = reinterpret_cast<kvm_cpuid2*>(buf.get());
-        c->nent = n;
-        if (::ioctl(fd.raw(), KVM_GET_SUPPORTED_CPUID, c) == 0) {
-            entries.assign(c->entries, c->entries + c->nent);
+    for (unsigned n = 256; n <= 4096; n *= 2) {   // KVM_MAX_CPUID_ENTRIES is 256 today
+        std::vector<std::byte> buf(sizeof(ioctl_nr::Cpuid2Header) + n * sizeof(kvm_cpuid_entry2));
+        // SAFETY: buf holds the C layout of kvm_cpuid2 (see kvm/ioctls.hpp) with n entries.
+        auto* h = reinterpret_cast<ioctl_nr::Cpuid2Header*>(buf.data());
+        h->nent = n;
+        if (::ioctl(fd.raw(), ioctl_nr::get_supported_cpuid, buf.data()) == 0) {
+            entries.resize(h->nent);
+            std::memcpy(entries.data(), buf.data() + sizeof *h, h->nent * sizeof(kvm_cpuid_entry2));
             break;
         }
         if (errno != E2BIG) return sys_fail("KVM_GET_SUPPORTED_CPUID");

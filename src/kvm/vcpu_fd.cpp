@@ -1,6 +1,9 @@
 #include "kvm/vcpu_fd.hpp"
 #include <sys/ioctl.h>
 #include <memory>
+#include <cstring>
+#include <cstddef>
+#include "kvm/ioctls.hpp"
 
 namespace kxen::kvm {
 
@@ -39,16 +42,16 @@ class OneMsr {
 public:
     OneMsr(std::uint32_t index, std::uint64_t data) {
         // SAFETY: buf_ is aligned for and large enough to hold kvm_msrs plus one entry.
-        auto* h = reinterpret_cast<kvm_msrs*>(buf_);
+        auto* h = reinterpret_cast<ioctl_nr::MsrsHeader*>(buf_);
         h->nmsrs = 1;
         entry()->index = index;
         entry()->data = data;
     }
     void* raw() { return buf_; }
-    kvm_msr_entry* entry() { return reinterpret_cast<kvm_msr_entry*>(buf_ + sizeof(kvm_msrs)); }
+    kvm_msr_entry* entry() { return reinterpret_cast<kvm_msr_entry*>(buf_ + sizeof(ioctl_nr::MsrsHeader)); }
 
 private:
-    alignas(8) unsigned char buf_[sizeof(kvm_msrs) + sizeof(kvm_msr_entry)]{};
+    alignas(8) unsigned char buf_[sizeof(ioctl_nr::MsrsHeader) + sizeof(kvm_msr_entry)]{};
 };
 } // namespace
 
@@ -56,29 +59,28 @@ SysResult<kvm_sregs> VcpuFd::get_sregs() const { return get<kvm_sregs>(fd_.raw()
 SysResult<void> VcpuFd::set_sregs(kvm_sregs const& s) const { return put(fd_.raw(), KVM_SET_SREGS, &s, "KVM_SET_SREGS"); }
 SysResult<kvm_fpu> VcpuFd::get_fpu() const { return get<kvm_fpu>(fd_.raw(), KVM_GET_FPU, "KVM_GET_FPU"); }
 SysResult<void> VcpuFd::set_fpu(kvm_fpu const& f) const { return put(fd_.raw(), KVM_SET_FPU, &f, "KVM_SET_FPU"); }
-SysResult<void> VcpuFd::get_xsave(kvm_xsave& out) const { return put(fd_.raw(), KVM_GET_XSAVE, &out, "KVM_GET_XSAVE"); }
-SysResult<void> VcpuFd::set_xsave(kvm_xsave const& x) const { return put(fd_.raw(), KVM_SET_XSAVE, &x, "KVM_SET_XSAVE"); }
+SysResult<void> VcpuFd::get_xsave(kvm_xsave& out) const { return put(fd_.raw(), ioctl_nr::get_xsave, &out, "KVM_GET_XSAVE"); }
+SysResult<void> VcpuFd::set_xsave(kvm_xsave const& x) const { return put(fd_.raw(), ioctl_nr::set_xsave, &x, "KVM_SET_XSAVE"); }
 SysResult<kvm_xcrs> VcpuFd::get_xcrs() const { return get<kvm_xcrs>(fd_.raw(), KVM_GET_XCRS, "KVM_GET_XCRS"); }
 
 SysResult<std::uint64_t> VcpuFd::get_msr(std::uint32_t index) const {
     OneMsr m{index, 0};
-    if (::ioctl(fd_.raw(), KVM_GET_MSRS, m.raw()) != 1) return sys_fail("KVM_GET_MSRS");
+    if (::ioctl(fd_.raw(), ioctl_nr::get_msrs, m.raw()) != 1) return sys_fail("KVM_GET_MSRS");
     return m.entry()->data;
 }
 
 SysResult<void> VcpuFd::set_msr(std::uint32_t index, std::uint64_t value) const {
     OneMsr m{index, value};
-    if (::ioctl(fd_.raw(), KVM_SET_MSRS, m.raw()) != 1) return sys_fail("KVM_SET_MSRS");
+    if (::ioctl(fd_.raw(), ioctl_nr::set_msrs, m.raw()) != 1) return sys_fail("KVM_SET_MSRS");
     return {};
 }
 
 SysResult<void> VcpuFd::set_cpuid(std::span<kvm_cpuid_entry2 const> entries) const {
-    auto buf = std::make_unique<std::byte[]>(sizeof(kvm_cpuid2) + entries.size_bytes());
-    // SAFETY: buf holds the header plus entries.size() entries of the flexible array.
-    auto* c = reinterpret_cast<kvm_cpuid2*>(buf.get());
-    c->nent = static_cast<std::uint32_t>(entries.size());
-    std::copy(entries.begin(), entries.end(), c->entries);
-    return put(fd_.raw(), KVM_SET_CPUID2, c, "KVM_SET_CPUID2");
+    std::vector<std::byte> buf(sizeof(ioctl_nr::Cpuid2Header) + entries.size_bytes());
+    // SAFETY: buf holds the C layout of kvm_cpuid2 (see kvm/ioctls.hpp) with its entries.
+    reinterpret_cast<ioctl_nr::Cpuid2Header*>(buf.data())->nent = static_cast<std::uint32_t>(entries.size());
+    std::memcpy(buf.data() + sizeof(ioctl_nr::Cpuid2Header), entries.data(), entries.size_bytes());
+    return put(fd_.raw(), ioctl_nr::set_cpuid2, buf.data(), "KVM_SET_CPUID2");
 }
 
 SysResult<void> VcpuFd::interrupt(unsigned vector) const {

@@ -5,6 +5,7 @@
 #include <expected>
 #include <span>
 #include "hv/emulate/emulate.hpp"
+#include "hv/emulate/regs.hpp"
 
 namespace kxen::hv::emulate {
 
@@ -30,9 +31,6 @@ namespace fl {
 inline constexpr std::uint64_t cf = 1u << 0, pf = 1u << 2, af = 1u << 4, zf = 1u << 6, sf = 1u << 7,
                                of = 1u << 11, ac = 1u << 18, arith = cf | pf | af | zf | sf | of;
 }
-
-enum Gpr : unsigned { rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi };
-enum Seg : int { es, cs, ss, ds, fs, gs };
 
 struct Ctx {
     Decoded const& d;

@@ -2,6 +2,8 @@
 // ModRM, SIB, displacement, immediate. It decodes the length of any instruction, supported or
 // not, so that logs show exactly which bytes made up the instruction that stopped a guest.
 #include "hv/emulate/decode.hpp"
+#include <algorithm>
+#include "hv/emulate/regs.hpp"
 
 namespace kxen::hv::emulate {
 namespace {

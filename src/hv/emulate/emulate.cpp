@@ -1,5 +1,7 @@
 // emulate(): fetch and decode, find the row, apply the checks its class shares (SDM #UD/#NM
 // conditions), run the handler on a copy of the state and commit the copy only when it completes.
+#include <algorithm>
+#include <cstring>
 #include "hv/emulate/decode.hpp"
 #include "hv/emulate/table.hpp"
 

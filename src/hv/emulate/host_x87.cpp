@@ -33,11 +33,11 @@ std::uint16_t load(Fmt f, void const* src, F80& out, std::uint16_t fcw) {
     // The casts only pick the operand width for the assembler; "memory" tells the compiler the
     // bytes behind src/dst are involved whatever their declared type.
     switch (f) {
-    case Fmt::f32: asm volatile("flds %1\n\tfstpt %0" : "=m"(out) : "m"(*reinterpret_cast<std::uint32_t const*>(p))); break;
-    case Fmt::f64: asm volatile("fldl %1\n\tfstpt %0" : "=m"(out) : "m"(*reinterpret_cast<std::uint64_t const*>(p))); break;
-    case Fmt::i16: asm volatile("filds %1\n\tfstpt %0" : "=m"(out) : "m"(*reinterpret_cast<std::uint16_t const*>(p))); break;
-    case Fmt::i32: asm volatile("fildl %1\n\tfstpt %0" : "=m"(out) : "m"(*reinterpret_cast<std::uint32_t const*>(p))); break;
-    case Fmt::i64: asm volatile("fildll %1\n\tfstpt %0" : "=m"(out) : "m"(*reinterpret_cast<std::uint64_t const*>(p))); break;
+    case Fmt::f32: asm volatile("flds %1\n\tfstpt %0" : "=m"(out) : "m"(*reinterpret_cast<std::uint32_t const*>(p)) : "memory"); break;
+    case Fmt::f64: asm volatile("fldl %1\n\tfstpt %0" : "=m"(out) : "m"(*reinterpret_cast<std::uint64_t const*>(p)) : "memory"); break;
+    case Fmt::i16: asm volatile("filds %1\n\tfstpt %0" : "=m"(out) : "m"(*reinterpret_cast<std::uint16_t const*>(p)) : "memory"); break;
+    case Fmt::i32: asm volatile("fildl %1\n\tfstpt %0" : "=m"(out) : "m"(*reinterpret_cast<std::uint32_t const*>(p)) : "memory"); break;
+    case Fmt::i64: asm volatile("fildll %1\n\tfstpt %0" : "=m"(out) : "m"(*reinterpret_cast<std::uint64_t const*>(p)) : "memory"); break;
     }
     return g.status();
 }

@@ -18,6 +18,10 @@ bool GuestVirt::load_sregs() {
     return true;
 }
 
+bool GuestVirt::long_mode_code() {
+    return load_sregs() && (sregs_->efer & 0x400) && sregs_->cs.l;
+}
+
 std::optional<std::uint64_t> GuestVirt::translate(std::uint64_t gva, bool write) {
     if (!load_sregs()) return std::nullopt;
     auto& s = *sregs_;

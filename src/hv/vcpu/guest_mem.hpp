@@ -19,6 +19,9 @@ public:
     std::optional<std::uint64_t> translate(std::uint64_t gva, bool write);
     bool read(std::uint64_t gva, void* dst, std::size_t len) override;
     bool write(std::uint64_t gva, void const* src, std::size_t len) override;
+    // 64-bit code (EFER.LMA and CS.L)? Decides the hypercall register ABI.
+    bool long_mode_code();
+    unsigned cpl() { return load_sregs() ? cpl_ : 0; }
 
 private:
     bool load_sregs();

@@ -72,8 +72,19 @@ void hypercall_exit(Vcpu& v) {
     auto& r = v.fd().regs();
     GuestVirt mem{v};
     Caller c{v.domain().hv(), &v.domain(), &v, mem};
-    Args a{r.rdi, r.rsi, r.rdx, r.r10, r.r8};
-    long ret = hypercall(c, r.rax, a);
+    long ret;
+    Args a;
+    if (mem.cpl() != 0) {
+        ret = xen_ret(XenErr::perm);   // as Xen: HVM hypercalls only from ring 0
+    } else if (mem.long_mode_code()) {
+        a = {r.rdi, r.rsi, r.rdx, r.r10, r.r8};
+        ret = hypercall(c, r.rax, a);
+    } else {
+        // The 32-bit ABI; kxen implements the 64-bit structure layouts only (see DESIGN-NOTES).
+        a = {r.rbx & 0xffffffff, r.rcx & 0xffffffff, r.rdx & 0xffffffff, r.rsi & 0xffffffff, r.rdi & 0xffffffff};
+        ret = hypercall(c, r.rax & 0xffffffff, a);
+    }
+    log::debug("d{}v{}: hypercall {}({:#x}, {:#x}, {:#x}) = {}", v.domain().id(), v.id(), r.rax, a[0], a[1], a[2], ret);
     r.rax = static_cast<std::uint64_t>(ret);
     v.fd().regs_dirty();
 }
@@ -105,6 +116,7 @@ bool handle_exit(Vcpu& v) {
         run.msr.error = 1;
         return true;
     case KVM_EXIT_HLT:
+        log::debug("d{}v{}: hlt at {:#x} (if={})", d.id(), v.id(), v.fd().regs().rip, run.if_flag);
         // HLT is how a guest idles without SCHEDOP_block; an event wakes it the same way.
         v.blocked = true;
         if (upcall_pending(v)) v.blocked = false;

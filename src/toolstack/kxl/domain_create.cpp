@@ -1,0 +1,130 @@
+#include "toolstack/kxl/domain_create.hpp"
+#include <cstring>
+#include <fstream>
+#include <fmt/format.h>
+#include <xen/hvm/params.h>
+#include "toolstack/build/pvh.hpp"
+#include "toolstack/build/vcpu_start.hpp"
+
+namespace kxen::kxl {
+namespace build = toolstack::build;
+
+namespace {
+
+std::expected<std::vector<std::byte>, std::string> read_file(std::string const& what, std::string const& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) return std::unexpected(fmt::format("{} '{}': {}", what, path, std::strerror(errno)));
+    std::vector<char> bytes{std::istreambuf_iterator<char>(f), {}};
+    std::vector<std::byte> out(bytes.size());
+    std::memcpy(out.data(), bytes.data(), bytes.size());
+    return out;
+}
+
+// Guest RAM as the builder writes it: a foreign mapping per RAM range.
+class ForeignWriter final : public build::GuestPhysWriter {
+public:
+    void add(std::uint64_t gpa, privcmd::ForeignMap m) { maps_.push_back({gpa, std::move(m)}); }
+    std::span<std::byte> map(std::uint64_t gpa, std::size_t len) override {
+        for (auto& [base, m] : maps_)
+            if (gpa >= base && gpa + len >= gpa && gpa + len <= base + m.map.size())
+                return {m.map.data() + (gpa - base), len};
+        return {};
+    }
+
+private:
+    std::vector<std::pair<std::uint64_t, privcmd::ForeignMap>> maps_;
+};
+
+// Destroys a half-built domain unless disarmed.
+struct DomainGuard {
+    privcmd::Client& c;
+    std::uint16_t domid;
+    bool armed = true;
+    ~DomainGuard() {
+        if (armed) (void)c.destroy_domain(domid);
+    }
+};
+
+std::string err(char const* step, XenErr e) {
+    return fmt::format("{}: {}", step, privcmd::xen_strerror(e));
+}
+
+} // namespace
+
+std::expected<std::uint16_t, std::string> create_domain(privcmd::Client& c, toolstack::DomainConfig const& cfg,
+                                                        bool paused) {
+    auto kernel = read_file("kernel", cfg.kernel);
+    if (!kernel) return std::unexpected(kernel.error());
+    auto image = build::parse_elf(std::move(*kernel));
+    if (!image) return std::unexpected(fmt::format("kernel '{}': {}", cfg.kernel, image.error().message));
+    build::PvhParams params;
+    params.mem_bytes = cfg.memory_bytes();
+    params.cmdline = cfg.cmdline;
+    params.nr_vcpus = cfg.max_vcpus;
+    if (cfg.ramdisk) {
+        auto rd = read_file("ramdisk", *cfg.ramdisk);
+        if (!rd) return std::unexpected(rd.error());
+        params.ramdisk = std::move(*rd);
+    }
+    auto layout = build::plan_pvh(*image, params);
+    if (!layout) return std::unexpected(fmt::format("kernel '{}': {}", cfg.kernel, layout.error().message));
+
+    xen_domain_handle_t handle;
+    std::memcpy(handle, cfg.uuid.bytes.data(), sizeof handle);
+    auto domid = c.create_domain(handle, cfg.max_vcpus);
+    if (!domid) return std::unexpected(err("createdomain", domid.error()));
+    DomainGuard guard{c, *domid};
+
+    if (auto r = c.set_name(*domid, cfg.name); !r)
+        return std::unexpected(r.error() == XenErr::exist
+                                   ? fmt::format("domain with name \"{}\" already exists", cfg.name)
+                                   : err("set name", r.error()));
+    // libxl adds LIBXL_MAXMEM_CONSTANT (1 MiB) of slack above maxmem for the special pages.
+    if (auto r = c.max_mem(*domid, (cfg.maxmem_mib << 10) + 1024); !r) return std::unexpected(err("max_mem", r.error()));
+
+    ForeignWriter mem;
+    auto populate = [&](std::uint64_t start, std::uint64_t end) -> std::expected<void, std::string> {
+        if (end <= start) return {};
+        auto gfn = start >> 12, count = (end - start) >> 12;
+        if (auto r = c.populate_physmap(*domid, gfn, count); !r) return std::unexpected(err("populate_physmap", r.error()));
+        auto m = c.map_foreign(*domid, gfn, count);
+        if (!m) return std::unexpected(err("map guest memory", m.error()));
+        mem.add(start, std::move(*m));
+        return {};
+    };
+    if (auto r = populate(0, layout->lowmem_end); !r) return std::unexpected(r.error());
+    if (layout->highmem_end)
+        if (auto r = populate(build::gib4, layout->highmem_end); !r) return std::unexpected(r.error());
+    // The special pages (console, xenstore, ...) sit in a reserved range below 4 GiB.
+    auto first_special = layout->special_gfns.front();
+    if (auto r = c.populate_physmap(*domid, first_special, layout->special_gfns.size()); !r)
+        return std::unexpected(err("populate special pages", r.error()));
+
+    if (auto r = build::write_pvh(*layout, *image, mem); !r)
+        return std::unexpected(fmt::format("loading kernel: {}", r.error().message));
+
+    // XENMEM_memory_map hands the guest the BIOS E820 format (20-byte entries).
+    std::vector<std::uint8_t> e820;
+    for (auto const& e : layout->memmap) {
+        std::uint8_t b[20];
+        std::memcpy(b, &e.addr, 8);
+        std::memcpy(b + 8, &e.size, 8);
+        std::memcpy(b + 16, &e.type, 4);
+        e820.insert(e820.end(), b, b + 20);
+    }
+    if (auto r = c.set_memory_map(*domid, e820, static_cast<unsigned>(layout->memmap.size())); !r)
+        return std::unexpected(err("set memory map", r.error()));
+    using SP = build::SpecialPage;
+    (void)c.set_hvm_param(*domid, HVM_PARAM_STORE_PFN, build::special_gfn(SP::xenstore));
+    (void)c.set_hvm_param(*domid, HVM_PARAM_CONSOLE_PFN, build::special_gfn(SP::console));
+
+    auto ctx = build::pvh_vcpu_context(*layout);
+    if (auto r = c.set_vcpu_context(*domid, 0, &ctx, sizeof ctx); !r)
+        return std::unexpected(err("set vCPU context", r.error()));
+    if (!paused)
+        if (auto r = c.unpause(*domid); !r) return std::unexpected(err("unpause", r.error()));
+    guard.armed = false;
+    return *domid;
+}
+
+} // namespace kxen::kxl

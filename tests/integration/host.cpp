@@ -1,0 +1,172 @@
+#include "host.hpp"
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <array>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace kxen::test {
+
+namespace fs = std::filesystem;
+
+std::string kvm_unavailable_reason() {
+    int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (fd < 0) return std::string("SKIPPED: /dev/kvm is not usable here (") + std::strerror(errno) + ")";
+    ::close(fd);
+    return {};
+}
+
+namespace {
+
+Run run_capture(std::vector<std::string> const& argv, std::string const& socket) {
+    int pipefd[2];
+    if (::pipe2(pipefd, O_CLOEXEC) < 0) return {};
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        ::dup2(pipefd[1], 1);
+        ::dup2(pipefd[1], 2);
+        int devnull = ::open("/dev/null", O_RDONLY);
+        ::dup2(devnull, 0);
+        ::setenv("KXEN_SOCKET", socket.c_str(), 1);
+        std::vector<char*> args;
+        for (auto const& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        ::execv(args[0], args.data());
+        ::_exit(127);
+    }
+    ::close(pipefd[1]);
+    Run r;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0) r.out.append(buf, static_cast<std::size_t>(n));
+    ::close(pipefd[0]);
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return r;
+}
+
+bool socket_answers(std::string const& path) {
+    int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    return ok;
+}
+
+} // namespace
+
+Host::Host() {
+    char tmpl[] = "/tmp/kxen-test-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+        int log = ::open((dir_ / "kxend.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        ::dup2(log, 1);
+        ::dup2(log, 2);
+        std::string bin = std::string(KXEN_BIN_DIR) + "/kxend";
+        std::string sock = socket(), st = state().string();
+        ::execl(bin.c_str(), bin.c_str(), "--socket", sock.c_str(), "--state-dir", st.c_str(), nullptr);
+        ::_exit(127);
+    }
+    for (int i = 0; i < 200 && !socket_answers(socket()); ++i) {
+        if (!kxend_alive()) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+}
+
+Host::~Host() {
+    if (pid_ > 0) {
+        ::kill(pid_, SIGTERM);
+        int st;
+        for (int i = 0; i < 200; ++i) {
+            if (::waitpid(pid_, &st, WNOHANG) == pid_) { pid_ = -1; break; }
+            std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        }
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, &st, 0);
+        }
+    }
+    // Monitors started by `kxl create` exit once their kxend is gone.
+    if (!std::getenv("KXEN_TEST_KEEP")) {
+        std::error_code ec;
+        fs::remove_all(dir_, ec);
+    }
+}
+
+bool Host::kxend_alive() const {
+    if (pid_ <= 0) return false;
+    int st;
+    return ::waitpid(pid_, &st, WNOHANG) == 0;
+}
+
+Run Host::kxl(std::vector<std::string> const& args) const {
+    std::vector<std::string> argv{std::string(KXEN_BIN_DIR) + "/kxl"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_capture(argv, socket());
+}
+
+Run Host::create(std::string const& name, std::string const& extra, std::vector<std::string> more) const {
+    std::vector<std::string> args{"create", std::string(KXEN_EXAMPLES) + "/minios.cfg",
+                                  "name=\"" + name + "\"", "kernel=\"" + std::string(KXEN_GUEST) + "\"",
+                                  "extra=\"" + extra + "\""};
+    args.insert(args.end(), more.begin(), more.end());
+    return kxl(args);
+}
+
+std::string Host::console_log(std::string const& name) const {
+    std::ifstream f(state() / "console" / ("guest-" + name + ".log"));
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+bool Host::wait_console(std::string const& name, std::string const& text, std::chrono::seconds timeout,
+                        int count) const {
+    auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+        auto log = console_log(name);
+        int seen = 0;
+        for (auto p = log.find(text); p != std::string::npos; p = log.find(text, p + 1)) ++seen;
+        if (seen >= count) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+}
+
+std::optional<std::string> Host::list_line(std::string const& name) const {
+    auto r = kxl({"list"});
+    std::istringstream in(r.out);
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind(name + " ", 0) == 0) return line;
+    return std::nullopt;
+}
+
+bool Host::wait_gone(std::string const& name, std::chrono::seconds timeout) const {
+    auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+        if (!list_line(name)) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+}
+
+std::string Host::kxend_log() const {
+    std::ifstream f(dir_ / "kxend.log");
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+} // namespace kxen::test

@@ -1,0 +1,58 @@
+// A kxen host for one test: kxend on its own socket and state directory, kxl run against it,
+// and the consoles it logs. Tests boot the real minios under the real kxend.
+#pragma once
+#include <sys/types.h>
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kxen::test {
+
+// Why KVM tests cannot run here, or empty if they can.
+std::string kvm_unavailable_reason();
+
+struct Run {
+    int status = -1;       // exit code
+    std::string out;       // stdout + stderr
+};
+
+class Host {
+public:
+    Host();
+    ~Host();
+    Host(Host const&) = delete;
+    Host& operator=(Host const&) = delete;
+
+    [[nodiscard]] bool started() const { return pid_ > 0; }
+    [[nodiscard]] bool kxend_alive() const;
+    [[nodiscard]] std::filesystem::path const& dir() const { return dir_; }
+    [[nodiscard]] std::string socket() const { return (dir_ / "privcmd").string(); }
+    [[nodiscard]] std::filesystem::path state() const { return dir_ / "state"; }
+
+    Run kxl(std::vector<std::string> const& args) const;
+    // kxl create examples/minios.cfg with overrides; returns the kxl result.
+    Run create(std::string const& name, std::string const& extra, std::vector<std::string> more = {}) const;
+    [[nodiscard]] std::string console_log(std::string const& name) const;
+    // Wait until the guest's console log holds `text` (count times); false on timeout.
+    bool wait_console(std::string const& name, std::string const& text,
+                      std::chrono::seconds timeout = std::chrono::seconds(60), int count = 1) const;
+    // The `kxl list` line of a domain, or nothing if it is not listed.
+    std::optional<std::string> list_line(std::string const& name) const;
+    bool wait_gone(std::string const& name, std::chrono::seconds timeout = std::chrono::seconds(30)) const;
+    [[nodiscard]] std::string kxend_log() const;
+
+private:
+    std::filesystem::path dir_;
+    pid_t pid_ = -1;
+};
+
+} // namespace kxen::test
+
+// Integration tests need /dev/kvm; without it they are reported SKIPPED with the reason.
+#define KXEN_REQUIRE_KVM()                                              \
+    do {                                                                \
+        if (auto why = ::kxen::test::kvm_unavailable_reason(); !why.empty()) \
+            GTEST_SKIP() << why;                                        \
+    } while (0)

@@ -1,0 +1,117 @@
+// Domain lifecycle through kxl: create, console, shutdown actions, several domains, fairness.
+#include <gtest/gtest.h>
+#include <fstream>
+#include <thread>
+#include "host.hpp"
+
+using namespace std::chrono_literals;
+using kxen::test::Host;
+
+TEST(Lifecycle, CreateShowsBannerThenPoweroffRemovesDomain) {
+    KXEN_REQUIRE_KVM();
+    Host h;
+    ASSERT_TRUE(h.started());
+    auto r = h.create("hello", "test=hello");
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_TRUE(h.wait_console("hello", "minios: booting")) << h.console_log("hello") << h.kxend_log();
+    EXPECT_TRUE(h.wait_console("hello", "KXEN-TEST hello PASS")) << h.console_log("hello");
+    EXPECT_TRUE(h.wait_gone("hello")) << h.kxl({"list"}).out;
+    EXPECT_TRUE(h.kxend_alive());
+}
+
+TEST(Lifecycle, RebootRestartsTheGuest) {
+    KXEN_REQUIRE_KVM();
+    Host h;
+    auto r = h.create("rb", "test=hello on_done=reboot", {"on_reboot=\"restart\""});
+    ASSERT_EQ(r.status, 0) << r.out;
+    // Two boots in the console log: the first run, and the restart after its reboot.
+    EXPECT_TRUE(h.wait_console("rb", "minios: booting", 60s, 2)) << h.console_log("rb") << h.kxend_log();
+    for (int i = 0; i < 20 && h.list_line("rb"); ++i) {
+        h.kxl({"destroy", "rb"});
+        if (h.wait_gone("rb", 3s)) break;
+    }
+    EXPECT_FALSE(h.list_line("rb"));
+    EXPECT_TRUE(h.kxend_alive());
+}
+
+TEST(Lifecycle, CrashWithPreserveKeepsCrashedDomain) {
+    KXEN_REQUIRE_KVM();
+    Host h;
+    auto r = h.create("cr", "test=crash", {"on_crash=\"preserve\""});
+    ASSERT_EQ(r.status, 0) << r.out;
+    std::optional<std::string> line;
+    for (int i = 0; i < 300; ++i) {
+        line = h.list_line("cr");
+        if (line && line->find("--c-") != std::string::npos) break;
+        std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_TRUE(line) << h.kxl({"list"}).out;
+    EXPECT_NE(line->find("--c-"), std::string::npos) << *line;
+    std::this_thread::sleep_for(500ms);
+    EXPECT_TRUE(h.list_line("cr")) << "a preserved domain must stay";
+    EXPECT_EQ(h.kxl({"destroy", "cr"}).status, 0);
+    EXPECT_TRUE(h.wait_gone("cr"));
+}
+
+TEST(Lifecycle, TwoDomainsRunAtOnce) {
+    KXEN_REQUIRE_KVM();
+    Host h;
+    ASSERT_EQ(h.create("one", "test=idle").status, 0);
+    ASSERT_EQ(h.create("two", "test=idle").status, 0);
+    EXPECT_TRUE(h.wait_console("one", "KXEN-TEST idle PASS")) << h.console_log("one");
+    EXPECT_TRUE(h.wait_console("two", "KXEN-TEST idle PASS")) << h.console_log("two");
+    EXPECT_TRUE(h.list_line("one"));
+    EXPECT_TRUE(h.list_line("two"));
+    EXPECT_EQ(h.kxl({"destroy", "one"}).status, 0);
+    EXPECT_EQ(h.kxl({"destroy", "two"}).status, 0);
+    EXPECT_TRUE(h.wait_gone("one"));
+    EXPECT_TRUE(h.wait_gone("two"));
+}
+
+TEST(Lifecycle, SpinningGuestsDoNotStarveAnother) {
+    KXEN_REQUIRE_KVM();
+    Host h;
+    // One spinner per pCPU worker, so every worker has a vCPU that never yields.
+    ASSERT_EQ(h.create("spin1", "test=spin").status, 0);
+    ASSERT_EQ(h.create("spin2", "test=spin").status, 0);
+    ASSERT_TRUE(h.wait_console("spin1", "KXEN-TEST spin RUNNING")) << h.console_log("spin1");
+    ASSERT_TRUE(h.wait_console("spin2", "KXEN-TEST spin RUNNING")) << h.console_log("spin2");
+    ASSERT_EQ(h.create("idle", "test=idle").status, 0);
+    EXPECT_TRUE(h.wait_console("idle", "KXEN-TEST idle PASS", 60s)) << h.console_log("idle");
+    // And the spinners still make progress.
+    EXPECT_TRUE(h.wait_console("spin1", "spin: alive", 30s)) << h.console_log("spin1");
+    for (auto n : {"spin1", "spin2", "idle"}) h.kxl({"destroy", n});
+    EXPECT_TRUE(h.kxend_alive());
+}
+
+TEST(Lifecycle, ShutdownCommandPowersOffTheGuest) {
+    KXEN_REQUIRE_KVM();
+    Host h;
+    ASSERT_EQ(h.create("sd", "test=idle").status, 0);
+    ASSERT_TRUE(h.wait_console("sd", "KXEN-TEST idle PASS")) << h.console_log("sd");
+    auto r = h.kxl({"shutdown", "-w", "sd"});
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_TRUE(h.wait_gone("sd"));
+}
+
+TEST(Lifecycle, BrokenConfigNamesFileAndLine) {
+    Host h;   // no KVM needed: the config is refused before kxend is asked for anything
+    auto cfg = h.dir() / "broken.cfg";
+    std::ofstream(cfg) << "name = \"x\"\nmemory = 16\nkernel = \"k\n";
+    auto r = h.kxl({"create", cfg.string()});
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.out.find("broken.cfg:3"), std::string::npos) << r.out;
+    EXPECT_FALSE(h.list_line("x"));
+}
+
+TEST(Lifecycle, ListShowsDomainAndJson) {
+    KXEN_REQUIRE_KVM();
+    Host h;
+    ASSERT_EQ(h.create("ls", "test=idle", {"memory=32"}).status, 0);
+    auto line = h.list_line("ls");
+    ASSERT_TRUE(line);
+    EXPECT_NE(line->find(" 32 "), std::string::npos) << *line;
+    auto j = h.kxl({"list", "-l"});
+    EXPECT_NE(j.out.find("\"name\": \"ls\""), std::string::npos) << j.out;
+    EXPECT_EQ(h.kxl({"destroy", "ls"}).status, 0);
+}
