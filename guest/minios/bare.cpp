@@ -38,6 +38,11 @@ uint64_t halt_ring0(uint64_t, uint64_t, uint64_t, uint64_t) { halt_here(); }
 
 }  // namespace
 
+void quiesce_ring0() {
+    x86::outb(0x21, 0xff);
+    x86::outb(0xa1, 0xff);
+}
+
 void serial_write(const char* s, size_t n) { sys::ring0(serial_ring0, uint64_t(s), n); }
 
 void debug_exit(unsigned code) {

@@ -6,6 +6,10 @@
 
 namespace minios::bare {
 
+// Ring 0, at boot: mask the legacy PIC. QEMU's firmware leaves IRQ0 (the PIT) on
+// vector 8, which would arrive as a "double fault" once ring 3 runs with IF=1.
+void quiesce_ring0();
+
 void serial_write(const char* s, size_t n);
 // isa-debug-exit: QEMU exits with status (code << 1) | 1. Halts if the device is absent.
 [[noreturn]] void debug_exit(unsigned code);

@@ -3,7 +3,8 @@
  * guest-physical address of struct hvm_start_info. Every ring-0 instruction is
  * emulated on our hosts (~0.55 us each), so this does the least that reaches ring 3:
  * identity-map only the 2 MiB pages holding the image (usually one), enter long
- * mode and iretq. Ring 3 builds the real page tables natively (paging.cpp).
+ * mode, detect the hypervisor (kernel.cpp) and iretq. Ring 3 builds the real page
+ * tables natively (paging.cpp).
  * Nothing here clears memory: the loader leaves all RAM outside the file data zero.
  */
 #include "abi.h"
@@ -59,6 +60,7 @@ start64:
     lidt idt_ptr
     movl $SEL_TSS, %eax
     ltr %ax
+    call kernel_init
     /* Into ring 3 with interrupts on; minios_main runs there natively. */
     pushq $SEL_UDATA
     pushq $ustack_top

@@ -62,7 +62,6 @@ long timer_port() { return timer_port_; }
 extern "C" [[noreturn]] void minios_main() {
     using namespace minios;
     paging::init();
-    xen::detect();
     boot_info::init();
     paging::guard_null_page();
 

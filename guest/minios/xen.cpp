@@ -21,9 +21,11 @@ bool signature(const x86::Cpuid& r, uint32_t b, uint32_t c, uint32_t d) {
     return r.ebx == b && r.ecx == c && r.edx == d;
 }
 
-// Ring 0. Xen may sit above other signatures (e.g. Viridian at 0x40000000), hence
-// the scan in steps of 0x100 as Linux and Mini-OS do.
-uint64_t detect_ring0(uint64_t, uint64_t, uint64_t, uint64_t) {
+}  // namespace
+
+// Xen may sit above other signatures (e.g. Viridian at 0x40000000), hence the
+// scan in steps of 0x100 as Linux and Mini-OS do.
+void detect_ring0() {
     for (uint32_t base = 0x40000000; base < 0x40010000; base += 0x100) {
         auto r = x86::cpuid(base);
         if (!info.kvm_base && signature(r, 0x4b4d564b, 0x564b4d56, 0x4d)) {  // "KVMKVMKVM\0\0\0"
@@ -37,21 +39,16 @@ uint64_t detect_ring0(uint64_t, uint64_t, uint64_t, uint64_t) {
         info.cpuid_version = v.eax;
         info.pages = p.eax;
         info.msr = p.ebx;
-        if (info.pages < 1) return 0;
+        if (info.pages < 1) return;
         // The hypervisor fills the page with one 32-byte stub per hypercall.
         x86::wrmsr(info.msr, uint64_t(hypercall_page));
         block_stub = uint64_t(hypercall_page) + __HYPERVISOR_sched_op * HYPERCALL_STUB_SIZE;
         block_cmd = SCHEDOP_block;
         hypercall_ready = 1;
         info.cpuid_base = base;
-        return base;
+        return;
     }
-    return 0;
 }
-
-}  // namespace
-
-void detect() { sys::ring0(detect_ring0); }
 
 void version_string(char* buf, unsigned cap) {
     long v = xen_version(XENVER_version, nullptr);

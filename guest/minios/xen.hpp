@@ -18,9 +18,9 @@ extern constinit Info info;
 
 inline bool present() { return info.cpuid_base != 0; }
 
-// Scans CPUID 0x40000000..0x40010000 and, if Xen is there, installs the
-// hypercall page. Call once from ring 3 at boot.
-void detect();
+// Ring 0, once, from kernel_init: scans CPUID 0x40000000..0x40010000 and, if Xen
+// is there, installs the hypercall page.
+void detect_ring0();
 
 // "4.17.0" from XENVER_version + XENVER_extraversion.
 void version_string(char* buf, unsigned cap);

@@ -43,10 +43,10 @@ constexpr std::array<std::pair<ShutdownAction, std::string_view>, 7> action_name
 }};
 
 // The settings read below; any other key is reported in DomainConfig::ignored.
-constexpr std::array<std::string_view, 20> known_keys{
+constexpr std::array<std::string_view, 19> known_keys{
     "name", "type", "builder", "pvh", "uuid", "memory", "maxmem", "vcpus", "maxvcpus",
     "kernel", "ramdisk", "cmdline", "root", "extra", "on_poweroff", "on_reboot", "on_crash",
-    "on_watchdog", "on_soft_reset", "description",
+    "on_watchdog", "on_soft_reset",
 };
 
 Step read_name(XlCfg const& cfg, DomainConfig& d) {

@@ -145,6 +145,8 @@ auto Lexer::lex_string(Token t) -> std::expected<Token, CfgError> {
                 fmt::format("unterminated string (no closing {})", quote)));
         char const c = peek();
         if (c == quote) { ++pos_; return t; }
+        if (c == '\0')
+            return std::unexpected(error(line_, column(), "NUL byte in string"));
         if (c == '\\') {
             if (auto r = lex_escape(t.text); !r) return std::unexpected(r.error());
             continue;

@@ -165,6 +165,7 @@ TEST(XlCfg, BadEscapes) {
     expect_error("a = \"\\0\"\n", 1, 6, "NUL");
     expect_error("a = \"\\xZZ\"\n", 1, 6, "\\x needs hex digits");
     expect_error("a = \"\\777\"\n", 1, 6, "octal escape above");
+    expect_error(std::string_view("a = \"x\0y\"\n", 10), 1, 7, "NUL byte in string");
 }
 
 TEST(XlCfg, MissingEquals) {

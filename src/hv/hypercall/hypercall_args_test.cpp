@@ -44,7 +44,7 @@ protected:
         return hypercall(c, nr, a);
     }
     template <typename T> void put(std::uint64_t at, T const& t) { ASSERT_TRUE(mem.write(at, &t, sizeof t)); }
-    template <typename T> T get(std::uint64_t at) { T t; EXPECT_TRUE(mem.read(at, &t, sizeof t)); return t; }
+    template <typename T> T get(std::uint64_t at) { T t{}; EXPECT_TRUE(mem.read(at, &t, sizeof t)); return t; }
     std::uint16_t create() {
         xen_domctl op{};
         op.cmd = XEN_DOMCTL_createdomain;

@@ -33,6 +33,7 @@ void put(std::vector<std::byte>& f, std::uint64_t off, T const& v) {
     std::memcpy(f.data() + off, &v, sizeof v);
 }
 void put_bytes(std::vector<std::byte>& f, std::uint64_t off, std::vector<std::byte> const& b) {
+    if (b.empty()) return;   // memcpy from an empty vector's null data() is UB
     if (f.size() < off + b.size()) f.resize(off + b.size());
     std::memcpy(f.data() + off, b.data(), b.size());
 }
@@ -80,8 +81,8 @@ std::vector<std::byte> make(TestElf const& spec, TestElfLayout& lay) {
         lay.shoff = off;
         typename C::Shdr note_sh{};
         note_sh.sh_type = SHT_NOTE;
-        note_sh.sh_offset = lay.notes_offset;
-        note_sh.sh_size = notes.size();
+        note_sh.sh_offset = static_cast<decltype(note_sh.sh_offset)>(lay.notes_offset);
+        note_sh.sh_size = static_cast<decltype(note_sh.sh_size)>(notes.size());
         note_sh.sh_addralign = 4;
         put(f, off, typename C::Shdr{});
         put(f, off + sizeof(typename C::Shdr), note_sh);

@@ -14,16 +14,6 @@ namespace ts = toolstack;
 
 namespace {
 
-ts::ShutdownAction action_for(ts::DomainConfig const& cfg, unsigned reason) {
-    switch (reason) {
-    case SHUTDOWN_poweroff: return cfg.on_poweroff;
-    case SHUTDOWN_reboot: return cfg.on_reboot;
-    case SHUTDOWN_watchdog: return cfg.on_watchdog;
-    case SHUTDOWN_soft_reset: return cfg.on_soft_reset;
-    default: return cfg.on_crash;
-    }
-}
-
 // Detach from the terminal and from whoever reads our output, as xl's daemonized child does.
 bool daemonize() {
     pid_t pid = ::fork();
@@ -43,42 +33,6 @@ bool daemonize() {
 }
 
 } // namespace
-
-void monitor_domain(privcmd::Client& c, ts::DomainConfig const& cfg, std::uint16_t domid) {
-    std::uint64_t seq = 0;
-    while (true) {
-        auto info = c.domain_info(domid);
-        if (!info) return;   // destroyed by someone else: nothing to do
-        if (info->flags & XEN_DOMINF_shutdown) {
-            unsigned reason = (info->flags >> XEN_DOMINF_shutdownshift) & XEN_DOMINF_shutdownmask;
-            switch (action_for(cfg, reason)) {
-            case ts::ShutdownAction::preserve: return;
-            case ts::ShutdownAction::destroy:
-            case ts::ShutdownAction::coredump_destroy:
-            case ts::ShutdownAction::soft_reset:
-                (void)c.destroy_domain(domid);
-                return;
-            case ts::ShutdownAction::restart:
-            case ts::ShutdownAction::rename_restart:
-            case ts::ShutdownAction::coredump_restart: {
-                (void)c.destroy_domain(domid);
-                auto again = create_domain(c, cfg, false);
-                if (!again) return;
-                domid = *again;
-                seq = 0;
-                continue;
-            }
-            }
-        }
-        auto s = c.domain_wait(domid, seq, 10000);
-        if (!s) {
-            if (s.error() == XenErr::srch) return;
-            if (s.error() == XenErr::io) return;   // kxend went away
-            continue;
-        }
-        seq = *s;
-    }
-}
 
 int cmd_create(Globals const& g, CreateArgs const& a) {
     auto cfgfile = ts::load_xl_cfg(a.config);

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <fmt/format.h>
 #include <xen/hvm/params.h>
+#include <xen/sched.h>
 #include "toolstack/build/pvh.hpp"
 #include "toolstack/build/vcpu_start.hpp"
 
@@ -44,6 +45,16 @@ struct DomainGuard {
         if (armed) (void)c.destroy_domain(domid);
     }
 };
+
+toolstack::ShutdownAction action_for(toolstack::DomainConfig const& cfg, unsigned reason) {
+    switch (reason) {
+    case SHUTDOWN_poweroff: return cfg.on_poweroff;
+    case SHUTDOWN_reboot: return cfg.on_reboot;
+    case SHUTDOWN_watchdog: return cfg.on_watchdog;
+    case SHUTDOWN_soft_reset: return cfg.on_soft_reset;
+    default: return cfg.on_crash;
+    }
+}
 
 std::string err(char const* step, XenErr e) {
     return fmt::format("{}: {}", step, privcmd::xen_strerror(e));
@@ -125,6 +136,42 @@ std::expected<std::uint16_t, std::string> create_domain(privcmd::Client& c, tool
         if (auto r = c.unpause(*domid); !r) return std::unexpected(err("unpause", r.error()));
     guard.armed = false;
     return *domid;
+}
+
+void monitor_domain(privcmd::Client& c, toolstack::DomainConfig const& cfg, std::uint16_t domid) {
+    std::uint64_t seq = 0;
+    while (true) {
+        auto info = c.domain_info(domid);
+        if (!info) return;   // destroyed by someone else: nothing to do
+        if (info->flags & XEN_DOMINF_shutdown) {
+            unsigned reason = (info->flags >> XEN_DOMINF_shutdownshift) & XEN_DOMINF_shutdownmask;
+            switch (action_for(cfg, reason)) {
+            case toolstack::ShutdownAction::preserve: return;
+            case toolstack::ShutdownAction::destroy:
+            case toolstack::ShutdownAction::coredump_destroy:
+            case toolstack::ShutdownAction::soft_reset:
+                (void)c.destroy_domain(domid);
+                return;
+            case toolstack::ShutdownAction::restart:
+            case toolstack::ShutdownAction::rename_restart:
+            case toolstack::ShutdownAction::coredump_restart: {
+                (void)c.destroy_domain(domid);
+                auto again = create_domain(c, cfg, false);
+                if (!again) return;
+                domid = *again;
+                seq = 0;
+                continue;
+            }
+            }
+        }
+        auto s = c.domain_wait(domid, seq, 10000);
+        if (!s) {
+            if (s.error() == XenErr::srch) return;
+            if (s.error() == XenErr::io) return;   // kxend went away
+            continue;
+        }
+        seq = *s;
+    }
 }
 
 } // namespace kxen::kxl

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs the demo: a kxen host (kxend) boots minios, a Xen PVH guest, shows
+# its console, lists it, destroys it, then boots one more attached to its console.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+scripts/build.sh build
+if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+  echo "demo: /dev/kvm is not usable here; kxen needs KVM" >&2
+  exit 1
+fi
+state=$(mktemp -d /tmp/kxen-demo.XXXXXX)
+export KXEN_SOCKET=$state/privcmd
+build/bin/kxend --socket "$KXEN_SOCKET" --state-dir "$state" 2>"$state/kxend.log" &
+kxend=$!
+trap 'kill $kxend 2>/dev/null; wait $kxend 2>/dev/null; rm -rf "$state"' EXIT
+for _ in $(seq 50); do [ -S "$KXEN_SOCKET" ] && break; sleep 0.1; done
+kxl=build/bin/kxl
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+
+step kxl info; $kxl info | head -8
+step kxl create examples/minios.cfg "'extra=\"test=idle\"'"
+$kxl create examples/minios.cfg 'extra="test=idle"'
+step "kxl console minios    # (3 seconds; Ctrl-] detaches)"
+timeout 3 $kxl console minios || true
+step kxl list; $kxl list
+step kxl destroy minios; $kxl destroy minios
+step kxl list; $kxl list
+step kxl create -c examples/minios.cfg "'extra=\"test=insn\"'    # attached: the guest powers off at the end"
+$kxl create -c examples/minios.cfg 'extra="test=insn"'
+step "kxl dmesg | tail -4"; $kxl dmesg | tail -4
+echo; echo "demo: done (console log: $state/console/guest-minios.log)"

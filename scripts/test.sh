@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs every test: the release build, then the same tests under ASan+UBSan.
+# Tests that need /dev/kvm report SKIPPED with the reason where it is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+scripts/build.sh build
+(cd build && ctest --output-on-failure -j2 --timeout 300)
+scripts/build.sh build-asan -DKXEN_SANITIZE=ON -DKXEN_BUILD_BENCH=OFF
+(cd build-asan && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j2 --timeout 600)
