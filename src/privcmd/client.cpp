@@ -82,22 +82,23 @@ XenResult<void> Client::sysctl(xen_sysctl& op) {
     return sysctl_staged(op);
 }
 
-XenResult<void> Client::domctl_staged(xen_domctl& op) {
-    op.interface_version = XEN_DOMCTL_INTERFACE_VERSION;
+// One in-out structure argument (domctl, sysctl): stage it, call, copy the result back.
+template <typename Arg> XenResult<void> Client::struct_call(std::uint64_t nr, Arg& op) {
     auto off = stage(op);
-    auto r = call(Op::hypercall, {__HYPERVISOR_domctl, off, 0, 0, 0, 0});
+    auto r = call(Op::hypercall, {nr, off, 0, 0, 0, 0});
     if (auto c = check(r); !c) return c;
     fetch(off, &op, sizeof op);
     return {};
 }
 
+XenResult<void> Client::domctl_staged(xen_domctl& op) {
+    op.interface_version = XEN_DOMCTL_INTERFACE_VERSION;
+    return struct_call(__HYPERVISOR_domctl, op);
+}
+
 XenResult<void> Client::sysctl_staged(xen_sysctl& op) {
     op.interface_version = XEN_SYSCTL_INTERFACE_VERSION;
-    auto off = stage(op);
-    auto r = call(Op::hypercall, {__HYPERVISOR_sysctl, off, 0, 0, 0, 0});
-    if (auto c = check(r); !c) return c;
-    fetch(off, &op, sizeof op);
-    return {};
+    return struct_call(__HYPERVISOR_sysctl, op);
 }
 
 XenResult<std::uint16_t> Client::create_domain(xen_domain_handle_t const uuid, std::uint32_t max_vcpus,

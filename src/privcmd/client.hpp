@@ -64,6 +64,7 @@ public:
 
 private:
     Client(UniqueFd fd, Mapping buf) : fd_{std::move(fd)}, buf_{std::move(buf)} {}
+    template <typename Arg> XenResult<void> struct_call(std::uint64_t nr, Arg& op);
     XenResult<void> domctl_staged(xen_domctl& op);   // op plus what is already staged
     XenResult<void> sysctl_staged(xen_sysctl& op);
     SysResult<Reply> call(Op op, std::array<std::uint64_t, 6> a, UniqueFd* fd_out = nullptr, int fd_in = -1);
