@@ -303,16 +303,17 @@ ring0_recover:                    /* entered by iretq with rax = fault code */
  * semantics need (it returns at once if an upcall is deliverable). The upcall may
  * arrive anywhere from the sti to the stub's ret; if it landed before the block
  * took effect its event would be consumed and the block would then sleep past it.
- * So evtchn_upcall treats any ring-0 upcall as "abort the block": it resumes at
- * block_window_end with rsp = block_rsp (see sched.cpp). IF is set nowhere else
- * in ring 0, so a ring-0 upcall can only come from this window.
+ * So a ring-0 upcall that lands in the window (block_active, rip between the sti
+ * and the cli, or in the sched_op stub) resumes at block_window_end with
+ * rsp = block_rsp (sched.cpp). IF is set nowhere else in ring 0.
  */
-    .globl sys_block, block_window_start, block_window_end, block_rsp
+    .globl sys_block, block_window_start, block_window_end, block_rsp, block_active
 sys_block:
     cmpb $0, hypercall_ready
     je 1f
     movq block_stub, %rax
     movq %rsp, block_rsp
+    movb $1, block_active
     movl block_cmd, %edi
     xorl %esi, %esi
 block_window_start:
@@ -320,6 +321,7 @@ block_window_start:
     call *%rax
 block_window_end:
     cli
+    movb $0, block_active
     ret
 1:  movq $ENOSYS_NEG, %rax
     ret
@@ -331,6 +333,7 @@ block_rsp:      .quad 0
 block_stub:     .quad 0           /* set with hypercall_ready (sched.cpp) */
 block_cmd:      .long 0
 hypercall_ready: .byte 0
+block_active:   .byte 0
     .p2align 3
 nmi_count:      .quad 0
 

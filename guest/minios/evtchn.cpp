@@ -11,6 +11,7 @@ namespace {
 constexpr unsigned kWords = sizeof(xen_ulong_t) * 8;  // 2-level: 64 words of 64 ports
 constinit volatile uint64_t fired[kWords]{};
 constinit volatile uint64_t upcall_count = 0;
+constinit volatile uint64_t if_clear_count = 0;
 
 }  // namespace
 
@@ -43,6 +44,7 @@ bool take(evtchn_port_t port) {
 }
 
 uint64_t upcalls() { return upcall_count; }
+uint64_t upcalls_with_if_clear() { return if_clear_count; }
 
 }  // namespace minios::evtchn
 
@@ -66,5 +68,6 @@ extern "C" void evtchn_upcall(minios::evtchn::UpcallFrame* f) {
         x86::lock_or(&evtchn::fired[w], bits);
     }
     evtchn::upcall_count = evtchn::upcall_count + 1;
+    if (!(f->rflags & 0x200)) evtchn::if_clear_count = evtchn::if_clear_count + 1;
     if ((f->cs & 3) == 0) sched::abort_block(f);
 }

@@ -21,6 +21,8 @@ long unmask(evtchn_port_t port);
 // True (once) if the port fired since the last take().
 bool take(evtchn_port_t port);
 uint64_t upcalls();
+// Upcalls injected while the interrupted code had IF=0: a hypervisor bug.
+uint64_t upcalls_with_if_clear();
 
 }  // namespace minios::evtchn
 

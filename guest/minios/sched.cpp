@@ -8,6 +8,7 @@
 extern "C" {
 extern uint8_t block_window_start[], block_window_end[];
 extern uint64_t block_rsp, block_stub;
+extern volatile uint8_t block_active;
 }
 
 namespace minios::sched {
@@ -44,10 +45,11 @@ void finish(Done how) {
 }
 
 void abort_block(evtchn::UpcallFrame* f) {
+    if (!block_active) return;  // not from the window: a hypervisor that ignored IF=0
     uint64_t rip = f->rip;
     bool in_window = rip >= uint64_t(block_window_start) && rip <= uint64_t(block_window_end);
     bool in_stub = rip >= block_stub && rip < block_stub + HYPERCALL_STUB_SIZE;
-    if (!in_window && !in_stub) return;  // IF is never set elsewhere in ring 0
+    if (!in_window && !in_stub) return;
     f->rip = uint64_t(block_window_end);
     f->rsp = block_rsp;
     f->rax = 0;

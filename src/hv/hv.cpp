@@ -3,6 +3,7 @@
 #include <thread>
 #include <xen/domctl.h>
 #include "common/log.hpp"
+#include "hv/sched/vcpu_timer.hpp"
 
 namespace kxen::hv {
 
@@ -118,7 +119,11 @@ XenResult<void> Hv::destroy_domain(DomId id) {
         if (d->dying()) return xen_fail(XenErr::again);
         d->set_dying();
     }
-    for (std::uint32_t i = 0; i < d->max_vcpus(); ++i) sched_->remove(*d->vcpu(i));
+    for (std::uint32_t i = 0; i < d->max_vcpus(); ++i) {
+        sched_->remove(*d->vcpu(i));
+        cancel_timers(*d->vcpu(i));
+    }
+    evtchn::close_all(*this, d->evtchns());   // peers see their ports go back to unbound
     {
         std::lock_guard g{mu_};
         domains_.erase(id);

@@ -41,6 +41,8 @@ public:
     [[nodiscard]] std::shared_ptr<Domain> lookup(DomId id) const;
     [[nodiscard]] std::vector<std::shared_ptr<Domain>> domains() const;
     XenResult<void> destroy_domain(DomId id);
+    // dom0's event channels: ports bound by host processes over privcmd, each with an eventfd.
+    [[nodiscard]] evtchn::Table& dom0_evtchns() { return dom0_evtchn_; }
 
     // The hypervisor console (XEN_SYSCTL_readconsole): kxend's own log lines.
     void console_append(std::string_view line);
@@ -57,6 +59,7 @@ private:
     mutable std::mutex mu_;
     std::map<DomId, std::shared_ptr<Domain>> domains_;
     DomId rover_ = 0;
+    evtchn::Table dom0_evtchn_{nullptr, 0};
     std::mutex con_mu_;
     std::deque<std::string> con_;
     std::size_t con_bytes_ = 0;

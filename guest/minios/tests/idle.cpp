@@ -43,6 +43,8 @@ void idle() {
             ++blocks;
         }
         uint64_t now = time::now_ns();
+        if (uint64_t n = evtchn::upcalls_with_if_clear())
+            fail("%lu upcalls were injected while interrupts were disabled", n);
         if (wakeups == ticks) {
             uint64_t elapsed = now - start;
             if (elapsed < ticks * period)

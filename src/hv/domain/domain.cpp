@@ -28,7 +28,7 @@ std::uint64_t ConsoleBuffer::read(std::uint64_t from, std::string& out, std::siz
 }
 
 Domain::Domain(Hv& hv, DomId id, kvm::VmFd vm, xen_domain_handle_t const h, std::uint32_t max_vcpus)
-    : hv_{&hv}, id_{id}, vm_{std::move(vm)}, p2m_{vm_, hv.pool()}, vcpus_(max_vcpus) {
+    : hv_{&hv}, id_{id}, vm_{std::move(vm)}, p2m_{vm_, hv.pool()}, evtchn_{this, id}, vcpus_(max_vcpus) {
     std::memcpy(handle, h, sizeof(handle));
     pause_count_ = 1;   // Xen creates domains paused; the toolstack unpauses when built
 }
@@ -50,6 +50,15 @@ SysResult<Vcpu*> Domain::create_vcpu(std::uint32_t i) {
         return std::unexpected(r.error());
     vcpus_[i] = std::make_unique<Vcpu>(*this, i, std::move(*fd));
     return vcpus_[i].get();
+}
+
+evtchn::Fifo& Domain::use_fifo() {
+    std::lock_guard g{mu_};
+    if (!fifo_owner_) {
+        fifo_owner_ = std::make_unique<evtchn::Fifo>(max_vcpus());
+        fifo_ = fifo_owner_.get();
+    }
+    return *fifo_owner_;
 }
 
 void Domain::map_shared_info(shared_info* p, std::uint64_t gfn) {

@@ -13,6 +13,7 @@
 #include <xen/memory.h>
 #include "common/unique_fd.hpp"
 #include "hv/evtchn/evtchn.hpp"
+#include "hv/evtchn/fifo.hpp"
 #include "hv/p2m/p2m.hpp"
 #include "hv/vcpu/vcpu.hpp"
 #include "kvm/vm_fd.hpp"
@@ -54,6 +55,9 @@ public:
     [[nodiscard]] kvm::VmFd const& vm() const { return vm_; }
     [[nodiscard]] P2m& p2m() { return p2m_; }
     [[nodiscard]] evtchn::Table& evtchns() { return evtchn_; }
+    // The FIFO ABI's state once the guest switched to it (EVTCHNOP_init_control), else null.
+    [[nodiscard]] evtchn::Fifo* fifo() const { return fifo_.load(); }
+    evtchn::Fifo& use_fifo();
     [[nodiscard]] std::uint32_t max_vcpus() const { return static_cast<std::uint32_t>(vcpus_.size()); }
     [[nodiscard]] Vcpu* vcpu(std::uint32_t i) const { return i < vcpus_.size() ? vcpus_[i].get() : nullptr; }
     SysResult<Vcpu*> create_vcpu(std::uint32_t i);
@@ -109,6 +113,8 @@ private:
     kvm::VmFd vm_;
     P2m p2m_;
     evtchn::Table evtchn_;
+    std::unique_ptr<evtchn::Fifo> fifo_owner_;
+    std::atomic<evtchn::Fifo*> fifo_{nullptr};
     std::vector<std::unique_ptr<Vcpu>> vcpus_;
     std::atomic<shared_info*> shared_info_{nullptr};
     std::uint64_t shared_info_gfn_ = ~0ull;

@@ -1,6 +1,7 @@
 #include "hv/domctl/domain_info.hpp"
 #include <cstring>
 #include "hv/domain/domain.hpp"
+#include "hv/hv.hpp"
 
 namespace kxen::hv {
 
@@ -19,6 +20,9 @@ xen_domctl_getdomaininfo_t domain_info(Domain& d) {
         Vcpu* v = d.vcpu(n);
         std::lock_guard g{v->runstate_mu};
         cpu += v->cpu_time_ns;
+        // The stint in progress counts too, or a vCPU that never yields shows no time.
+        if (v->runstate.state == RUNSTATE_running && v->runstate.state_entry_time)
+            cpu += d.hv().clock().system_time() - v->runstate.state_entry_time;
         if (!v->up) continue;
         ++online;
         max_id = n;

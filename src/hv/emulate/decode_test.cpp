@@ -13,6 +13,8 @@ struct LengthCase {
     char const* what;
 };
 
+void PrintTo(LengthCase const& c, std::ostream* os) { *os << c.what; }
+
 class DecodeLength : public ::testing::TestWithParam<LengthCase> {};
 
 TEST_P(DecodeLength, MatchesAssembler) {

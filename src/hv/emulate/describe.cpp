@@ -37,7 +37,10 @@ std::string gpr(Decoded const& d, unsigned reg, unsigned size) {
 std::string memory(Decoded const& d) {
     std::string s = d.seg >= 0 ? std::string(seg_names[d.seg]) + ":[" : "[";
     std::string terms;
-    auto add = [&](std::string t) { terms += (terms.empty() ? "" : "+") + t; };
+    auto add = [&](std::string const& t) {
+        if (!terms.empty()) terms += '+';
+        terms += t;
+    };
     unsigned const asz = d.addr_size;
     if (asz == 2) {
         static char const* const forms[8] = {"bx+si", "bx+di", "bp+si", "bp+di", "si", "di", "bp", "bx"};
@@ -54,9 +57,12 @@ std::string memory(Decoded const& d) {
     }
     if (d.disp != 0 || terms.empty()) {
         std::string const h = hex(d.disp);
-        terms += terms.empty() || h[0] == '-' ? h : "+" + h;
+        if (!terms.empty() && h[0] != '-') terms += '+';
+        terms += h;
     }
-    return s + terms + "]";
+    s += terms;
+    s += ']';
+    return s;
 }
 
 std::string operand(Decoded const& d, char c) {
@@ -128,12 +134,19 @@ std::string describe(std::span<const std::uint8_t> bytes, bool long64, bool defa
     Row const* row = find_row(d);
     if (!row) {
         char const* name = known_unsupported(d);
-        return out + " (" + (name ? name : "unknown") + ")";
+        out += " (";
+        out += name ? name : "unknown";
+        out += ')';
+        return out;
     }
     out += " (";
     out += row->name;
-    for (char const* p = row->ops; *p; ++p) out += (p == row->ops ? " " : ",") + operand(d, *p);
-    return out + ")";
+    for (char const* p = row->ops; *p; ++p) {
+        out += p == row->ops ? ' ' : ',';
+        out += operand(d, *p);
+    }
+    out += ')';
+    return out;
 }
 
 std::string describe(std::span<const std::uint8_t> bytes) { return describe(bytes, true, true); }

@@ -8,7 +8,7 @@
 namespace kxen::hv::emulate {
 namespace {
 
-constexpr std::uint64_t rflags_rf = 1u << 16;
+constexpr std::uint64_t rflags_rf = 1u << 16, rflags_vm = 1u << 17;
 
 // The linear address of byte n of the instruction at RIP.
 std::uint64_t fetch_addr(CpuState const& s, bool long64, unsigned n) {
@@ -62,7 +62,8 @@ Step class_checks(Row const& row, Decoded const& d, CpuState const& s) {
         if (s.cr0 & cr0::ts) return fault(vec::nm, "#NM: CR0.TS set");
         return {};
     case Class::vex:
-        if (d.vex_prefix_ud || d.vex_l || !(s.cr0 & 1)) return fault(vec::ud, "#UD: bad VEX form");
+        if (d.vex_prefix_ud || d.vex_l || !(s.cr0 & 1) || (s.rflags & rflags_vm))
+            return fault(vec::ud, "#UD: bad VEX form, or VEX in real/virtual-8086 mode");
         return {};
     }
     return {};
@@ -82,11 +83,12 @@ Result emulate(std::span<const std::uint8_t> bytes, CpuState& state, Env& env) {
     auto f = fetch_decode(bytes, state, env);
     if (!f) return f.error();
     Decoded const* d = &f->d;
-    // From here on the log names exactly the instruction's bytes, fetched ones included.
-    std::string const text = describe({f->bytes, d->length}, long64, state.cs_db);
+    // Logs name exactly the instruction's bytes, fetched ones included. Only built on failure:
+    // done is the hot path.
+    auto text = [&] { return describe({f->bytes, d->length}, long64, state.cs_db); };
 
     Row const* row = find_row(*d);
-    if (!row) return {Outcome::unsupported, "unsupported instruction " + text};
+    if (!row) return {Outcome::unsupported, "unsupported instruction " + text()};
 
     CpuState next = state;
     Ctx ctx{*d, next, env};
@@ -94,7 +96,7 @@ Result emulate(std::span<const std::uint8_t> bytes, CpuState& state, Env& env) {
     if (step) step = row->fn(ctx);
     if (!step) {
         Result r = step.error();
-        r.what += " in " + text;
+        r.what += " in " + text();
         return r;
     }
     next.rip += d->length;

@@ -169,8 +169,8 @@ TEST(X87, MaskedUnderflowStoresIndefinite) {
 
 TEST(X87, UnmaskedExceptionIsNotEmulated) {
     MemEnv env;
-    CpuState s = with_stack({1.0L, 0.0L}, 0x037b);   // ZE unmasked
-    auto r = run({0xde, 0xf9}, s, env);               // fdivp st(1),st: 1/0... of st(1)/st(0)
+    CpuState s = with_stack({0.0L, 1.0L}, 0x037b);   // ZE unmasked
+    auto r = run({0xde, 0xf9}, s, env);               // fdivp st(1),st: st(1) = 1.0 / 0.0
     EXPECT_EQ(r.outcome, Outcome::unsupported) << r.what;
     EXPECT_EQ(s.rip, 0x10000u);
 }
@@ -193,7 +193,7 @@ TEST(X87, TsIsNm) {
 
 // ---- against the host CPU ----
 
-// Runs `insn` natively: fxrstor64 [rdi]; insn; fxsave64 [rdi]; rflags to [rdi+512]; with rsi
+// Runs `insn` natively: rflags from [rdi+512]; fxrstor64 [rdi]; insn; fxsave64 [rdi]; rflags to [rdi+512]; with rsi
 // pointing at a 16-byte operand buffer. The host's own x87 state is saved around it.
 class HostCpu {
 public:
@@ -207,7 +207,9 @@ public:
     bool ok() const { return page_ != nullptr; }
 
     void run(Bytes const& insn, CpuState& s, std::uint8_t* mem) {
-        Bytes code{0x48, 0x0f, 0xae, 0x0f};                    // fxrstor64 [rdi]
+        Bytes code{0xff, 0xb7, 0x00, 0x02, 0x00, 0x00,         // push qword [rdi+0x200]
+                   0x9d,                                       // popfq
+                   0x48, 0x0f, 0xae, 0x0f};                    // fxrstor64 [rdi]
         code.insert(code.end(), insn.begin(), insn.end());
         code.insert(code.end(), {0x48, 0x0f, 0xae, 0x07,       // fxsave64 [rdi]
                                  0x9c, 0x58,                   // pushfq; pop rax
@@ -216,6 +218,8 @@ public:
         std::memcpy(page_, code.data(), code.size());
         alignas(64) std::uint8_t area[528] = {};
         put_legacy(s, area, {true, true, true, true, 16});
+        std::uint64_t const guest_flags = s.rflags & 0x8d5;   // only the arithmetic flags
+        std::memcpy(area + 512, &guest_flags, 8);
         alignas(16) std::uint8_t host_saved[512];
         asm volatile("fxsave %0" : "=m"(host_saved));
         // SAFETY: page_ holds the code just written: no stack use beyond the call, returns.
@@ -240,6 +244,8 @@ std::vector<long double> const samples = {
     1.0L, -2.5L, 3.14159265358979323846L, 1.0L / 3.0L, 0.0L, -0.0L, 1e300L, 1e-300L,
     1e4000L, 0x1p-16440L /* denormal */, INFINITY, -INFINITY, NAN, 7.0L, -1e10L, 2.5L,
 };
+
+void PrintTo(HostCase const& c, std::ostream* os) { *os << c.what; }
 
 class X87Host : public ::testing::TestWithParam<HostCase> {};
 

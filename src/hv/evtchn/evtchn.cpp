@@ -1,16 +1,38 @@
 #include "hv/evtchn/evtchn.hpp"
+#include <unistd.h>
 #include <algorithm>
 #include "hv/domain/domain.hpp"
-#include "hv/sched/vcpu_timer.hpp"
+#include "hv/evtchn/port_ops.hpp"
+#include "hv/hv.hpp"
 
 namespace kxen::hv::evtchn {
 
+using S = Port::State;
+
+std::uint32_t Table::max_ports() const {
+    if (dom_ && dom_->fifo()) return EVTCHN_FIFO_NR_CHANNELS;
+    return nr_ports_2l;
+}
+
 XenResult<evtchn_port_t> Table::alloc_locked() {
     for (std::size_t p = 1; p < ports_.size(); ++p)
-        if (ports_[p].state == Port::State::free) return static_cast<evtchn_port_t>(p);
-    if (ports_.size() >= nr_ports_2l) return xen_fail(XenErr::nospc);
+        if (ports_[p].state == S::free) return static_cast<evtchn_port_t>(p);
+    if (ports_.size() >= max_ports()) return xen_fail(XenErr::nospc);
     ports_.emplace_back();
     return static_cast<evtchn_port_t>(ports_.size() - 1);
+}
+
+Port* Table::port_locked(evtchn_port_t p) {
+    if (p == 0 || p >= ports_.size()) return nullptr;
+    return &ports_[p];
+}
+
+XenResult<evtchn_port_t> Table::alloc_unbound(std::uint16_t remote_dom) {
+    std::lock_guard g{mu_};
+    auto p = alloc_locked();
+    if (!p) return p;
+    ports_[*p] = Port{S::unbound, 0, 0, remote_dom, 0};
+    return p;
 }
 
 XenResult<evtchn_port_t> Table::bind_virq(std::uint32_t virq, std::uint32_t vcpu, std::uint32_t nr_vcpus) {
@@ -23,7 +45,7 @@ XenResult<evtchn_port_t> Table::bind_virq(std::uint32_t virq, std::uint32_t vcpu
     if (row[virq] >= 0) return xen_fail(XenErr::exist);
     auto p = alloc_locked();
     if (!p) return p;
-    ports_[*p] = Port{Port::State::virq, vcpu, virq};
+    ports_[*p] = Port{S::virq, vcpu, virq, 0, 0};
     row[virq] = *p;
     return p;
 }
@@ -33,19 +55,8 @@ XenResult<evtchn_port_t> Table::bind_ipi(std::uint32_t vcpu, std::uint32_t nr_vc
     std::lock_guard g{mu_};
     auto p = alloc_locked();
     if (!p) return p;
-    ports_[*p] = Port{Port::State::ipi, vcpu, 0};
+    ports_[*p] = Port{S::ipi, vcpu, 0, 0, 0};
     return p;
-}
-
-XenResult<void> Table::close(evtchn_port_t port) {
-    std::lock_guard g{mu_};
-    if (port == 0 || port >= ports_.size()) return xen_fail(XenErr::inval);
-    auto& p = ports_[port];
-    if (p.state == Port::State::free) return xen_fail(XenErr::inval);
-    if (p.state == Port::State::virq && p.vcpu < virq_.size() && !virq_[p.vcpu].empty())
-        virq_[p.vcpu][p.virq] = -1;
-    p = Port{};
-    return {};
 }
 
 XenResult<Port> Table::get(evtchn_port_t port) const {
@@ -57,12 +68,20 @@ XenResult<Port> Table::get(evtchn_port_t port) const {
 XenResult<void> Table::bind_vcpu(evtchn_port_t port, std::uint32_t vcpu, std::uint32_t nr_vcpus) {
     if (vcpu >= nr_vcpus) return xen_fail(XenErr::noent);
     std::lock_guard g{mu_};
-    if (port == 0 || port >= ports_.size()) return xen_fail(XenErr::inval);
-    auto& p = ports_[port];
-    // Xen: per-vCPU VIRQs stay on their vCPU; only global ones and interdomain/unbound move.
-    if (p.state != Port::State::unbound && p.state != Port::State::interdomain)
-        return xen_fail(XenErr::inval);
-    p.vcpu = vcpu;
+    auto* p = port_locked(port);
+    if (!p) return xen_fail(XenErr::inval);
+    // Xen: per-vCPU VIRQs and IPIs stay on their vCPU; unbound and interdomain ones move.
+    if (p->state != S::unbound && p->state != S::interdomain) return xen_fail(XenErr::inval);
+    p->vcpu = vcpu;
+    return {};
+}
+
+XenResult<void> Table::set_priority(evtchn_port_t port, std::uint32_t priority) {
+    if (priority > EVTCHN_FIFO_PRIORITY_MIN) return xen_fail(XenErr::inval);
+    std::lock_guard g{mu_};
+    auto* p = port_locked(port);
+    if (!p || p->state == S::free) return xen_fail(XenErr::inval);
+    p->priority = static_cast<std::uint8_t>(priority);
     return {};
 }
 
@@ -72,69 +91,136 @@ std::int64_t Table::virq_port(std::uint32_t vcpu, std::uint32_t virq) const {
     return virq_[vcpu][virq];
 }
 
-void Table::reset() {
+void Table::set_notify(evtchn_port_t port, int fd, std::uint64_t owner) {
     std::lock_guard g{mu_};
-    ports_.assign(1, Port{});
-    virq_.clear();
+    if (auto* p = port_locked(port)) {
+        p->notify_fd = fd;
+        p->owner = owner;
+    }
+}
+
+std::vector<evtchn_port_t> Table::ports_of(std::uint64_t owner) const {
+    std::lock_guard g{mu_};
+    std::vector<evtchn_port_t> v;
+    for (std::size_t p = 1; p < ports_.size(); ++p)
+        if (ports_[p].state != S::free && ports_[p].owner == owner) v.push_back(static_cast<evtchn_port_t>(p));
+    return v;
+}
+
+std::vector<evtchn_port_t> Table::open_ports() const {
+    std::lock_guard g{mu_};
+    std::vector<evtchn_port_t> v;
+    for (std::size_t p = 1; p < ports_.size(); ++p)
+        if (ports_[p].state != S::free) v.push_back(static_cast<evtchn_port_t>(p));
+    return v;
+}
+
+XenResult<evtchn_port_t> bind_interdomain(Table& local, Table& remote, evtchn_port_t remote_port) {
+    // Lock both in a fixed order (Xen's double_evtchn_lock); a loopback binds within one table.
+    std::unique_lock<std::mutex> a, b;
+    if (&local == &remote) {
+        a = std::unique_lock{local.mu_};
+    } else {
+        std::scoped_lock both{local.mu_, remote.mu_};   // deadlock-free acquisition
+        a = std::unique_lock{local.mu_, std::adopt_lock};
+        b = std::unique_lock{remote.mu_, std::adopt_lock};
+    }
+    auto* rp = remote.port_locked(remote_port);
+    if (!rp || rp->state != S::unbound) return xen_fail(XenErr::inval);
+    if (rp->remote_dom != local.domid()) return xen_fail(XenErr::inval);
+    auto lp = local.alloc_locked();
+    if (!lp) return lp;
+    rp = remote.port_locked(remote_port);   // alloc may have grown local == remote
+    local.ports_[*lp] = Port{S::interdomain, 0, 0, remote.domid(), remote_port};
+    rp->state = S::interdomain;
+    rp->remote_dom = local.domid();
+    rp->remote_port = *lp;
+    return lp;
 }
 
 namespace {
-constexpr unsigned bits = sizeof(xen_ulong_t) * 8;
-
-bool test_and_set(xen_ulong_t volatile* word, unsigned bit) {
-    // The guest updates the same words with locked instructions; so must we.
-    return __atomic_fetch_or(word, xen_ulong_t{1} << bit, __ATOMIC_SEQ_CST) & (xen_ulong_t{1} << bit);
-}
-
-// 2-level delivery (Xen's evtchn_2l_set_pending + vcpu_mark_events_pending).
-void mark_pending(Domain& d, Vcpu& v, evtchn_port_t port) {
-    auto* s = d.shinfo();
-    auto* vi = v.info();
-    if (!s || !vi) return;
-    if (test_and_set(&s->evtchn_pending[port / bits], port % bits)) return;
-    if (__atomic_load_n(&s->evtchn_mask[port / bits], __ATOMIC_SEQ_CST) & (xen_ulong_t{1} << (port % bits)))
-        return;
-    if (test_and_set(&vi->evtchn_pending_sel, port / bits)) return;
-    __atomic_store_n(&vi->evtchn_upcall_pending, 1, __ATOMIC_SEQ_CST);
-    vcpu_notify(v);
+// The table of domain `id`, kept alive by `keep` (dom0's lives in Hv).
+Table* table_of(Hv& hv, std::uint16_t id, std::shared_ptr<Domain>& keep) {
+    if (id == 0) return &hv.dom0_evtchns();
+    keep = hv.lookup(id);
+    return keep ? &keep->evtchns() : nullptr;
 }
 } // namespace
 
-void set_pending(Domain& d, evtchn_port_t port) {
-    auto p = d.evtchns().get(port);
-    if (!p || p->state == Port::State::free) return;
+XenResult<Port> Table::close_local(evtchn_port_t port) {
+    std::lock_guard g{mu_};
+    auto* p = port_locked(port);
+    if (!p || p->state == S::free) return xen_fail(XenErr::inval);
+    Port old = *p;
+    if (p->state == S::virq && p->vcpu < virq_.size() && !virq_[p->vcpu].empty()) virq_[p->vcpu][p->virq] = -1;
+    *p = Port{};
+    return old;
+}
+
+// The peer of a closed interdomain port goes back to unbound, bindable by the same domain.
+void unbind_peer(Table& r, std::uint16_t closer, evtchn_port_t closed_port) {
+    std::lock_guard g{r.mu_};
+    for (std::size_t i = 1; i < r.ports_.size(); ++i) {
+        auto& rp = r.ports_[i];
+        if (rp.state == S::interdomain && rp.remote_dom == closer && rp.remote_port == closed_port) {
+            rp.state = S::unbound;
+            rp.remote_port = 0;
+        }
+    }
+}
+
+XenResult<void> close(Hv& hv, Table& t, evtchn_port_t port) {
+    auto old = t.close_local(port);
+    if (!old) return xen_fail(old.error());
+    if (old->state == S::interdomain) {
+        std::shared_ptr<Domain> keep;
+        if (Table* r = table_of(hv, old->remote_dom, keep)) unbind_peer(*r, t.domid(), port);
+    }
+    if (t.domain()) clear_pending(*t.domain(), port);
+    return {};
+}
+
+void close_all(Hv& hv, Table& t) {
+    for (auto p : t.open_ports()) (void)close(hv, t, p);
+}
+
+XenResult<void> send(Hv& hv, Table& t, evtchn_port_t port) {
+    auto p = t.get(port);
+    if (!p) return xen_fail(p.error());
+    switch (p->state) {
+    case S::interdomain: {
+        std::shared_ptr<Domain> keep;
+        if (Table* r = table_of(hv, p->remote_dom, keep)) set_pending(*r, p->remote_port);
+        return {};
+    }
+    case S::ipi: set_pending(t, port); return {};
+    case S::unbound: return {};   // Xen drops it silently
+    case S::virq: return {};      // virq ports ignore sends
+    default: return xen_fail(XenErr::inval);
+    }
+}
+
+void set_pending(Table& t, evtchn_port_t port) {
+    auto p = t.get(port);
+    if (!p || p->state == S::free) return;
+    if (!t.domain()) {
+        if (p->notify_fd >= 0) {
+            std::uint64_t one = 1;
+            (void)!::write(p->notify_fd, &one, sizeof one);
+        }
+        return;
+    }
+    Domain& d = *t.domain();
     Vcpu* v = d.vcpu(p->vcpu);
     if (!v) return;
-    mark_pending(d, *v, port);
+    deliver(d, *v, port, p->priority);
     // A vCPU in SCHEDOP_poll on this port wakes even if the port is masked.
-    std::lock_guard g{v->timer_mu};
-    if (!v->poll_ports.empty() && std::ranges::find(v->poll_ports, port) != v->poll_ports.end()) {
-        v->poll_ports.clear();
-        vcpu_notify(*v);
-    }
+    wake_poller(*v, port);
 }
 
 void send_virq(Vcpu& v, std::uint32_t virq) {
     auto port = v.domain().evtchns().virq_port(v.id(), virq);
-    if (port > 0) set_pending(v.domain(), static_cast<evtchn_port_t>(port));
-}
-
-XenResult<void> unmask(Domain& d, evtchn_port_t port) {
-    auto p = d.evtchns().get(port);
-    if (!p) return xen_fail(XenErr::inval);
-    auto* s = d.shinfo();
-    Vcpu* v = d.vcpu(p->vcpu);
-    if (!s || !v || !v->info()) return {};
-    auto* vi = v->info();
-    // Xen's evtchn_2l_unmask: if it was pending while masked, deliver it now.
-    auto mask = xen_ulong_t{1} << (port % bits);
-    auto old = __atomic_fetch_and(&s->evtchn_mask[port / bits], ~mask, __ATOMIC_SEQ_CST);
-    if ((old & mask) && (__atomic_load_n(&s->evtchn_pending[port / bits], __ATOMIC_SEQ_CST) & mask) &&
-        !test_and_set(&vi->evtchn_pending_sel, port / bits)) {
-        __atomic_store_n(&vi->evtchn_upcall_pending, 1, __ATOMIC_SEQ_CST);
-        vcpu_notify(*v);
-    }
-    return {};
+    if (port > 0) set_pending(v.domain().evtchns(), static_cast<evtchn_port_t>(port));
 }
 
 } // namespace kxen::hv::evtchn

@@ -3,6 +3,7 @@
 #include <xen/sched.h>
 #include "hv/domain/domain.hpp"
 #include "hv/hv.hpp"
+#include "hv/evtchn/port_ops.hpp"
 #include "hv/hypercall/op_call.hpp"
 #include "hv/sched/vcpu_timer.hpp"
 
@@ -52,11 +53,8 @@ XenResult<void> poll(Caller& c, sched_poll_t& op) {
     for (unsigned i = 0; i < op.nr_ports; ++i) {
         auto p = c.mem.copy_from<evtchn_port_t>(handle_addr(op.ports) + i * sizeof(evtchn_port_t));
         if (!p) return xen_fail(XenErr::fault);
-        if (*p >= evtchn::Table::nr_ports_2l) return xen_fail(XenErr::inval);
-        constexpr unsigned bits = sizeof(xen_ulong_t) * 8;
-        // Any port already pending: return at once.
-        if (__atomic_load_n(&s->evtchn_pending[*p / bits], __ATOMIC_SEQ_CST) & (xen_ulong_t{1} << (*p % bits)))
-            return {};
+        if (*p >= c.dom->evtchns().max_ports()) return xen_fail(XenErr::inval);
+        if (evtchn::is_pending(*c.dom, *p)) return {};   // already pending: return at once
         ports[i] = *p;
     }
     {

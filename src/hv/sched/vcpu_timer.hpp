@@ -15,5 +15,7 @@ void set_singleshot_timer(Vcpu& v, std::uint64_t deadline_system_ns);
 void stop_singleshot_timer(Vcpu& v);
 void set_periodic_timer(Vcpu& v, std::uint64_t period_ns);
 void stop_periodic_timer(Vcpu& v);
+// A dying domain's timers leave the queue at once.
+void cancel_timers(Vcpu& v);
 
 } // namespace kxen::hv

@@ -20,7 +20,10 @@ class Clock {
 public:
     explicit Clock(std::uint64_t tsc_khz);
     [[nodiscard]] std::uint64_t system_time() const;           // Xen NOW()
-    [[nodiscard]] std::uint64_t to_monotonic(std::uint64_t system_ns) const { return system_ns + boot_mono_; }
+    // Saturating: a guest may name any 64-bit time, and "far future" must stay far future.
+    [[nodiscard]] std::uint64_t to_monotonic(std::uint64_t system_ns) const {
+        return system_ns > ~0ull - boot_mono_ ? ~0ull : system_ns + boot_mono_;
+    }
     // Rewrite one vcpu_time_info in guest memory with the version protocol (odd while updating).
     void update(vcpu_time_info volatile& t) const;
     [[nodiscard]] std::uint64_t tsc_khz() const { return tsc_khz_; }

@@ -84,7 +84,7 @@ bool emulation_failure_exit(Vcpu& v) {
     s.cr0 = sregs->cr0;
     s.cr4 = sregs->cr4;
     s.efer = sregs->efer;
-    s.cpl = sregs->cs.dpl;
+    s.cpl = sregs->ss.dpl;   // cs.dpl is wrong for conforming code segments
     s.long_mode = sregs->efer & 0x400;
     s.cs_l = sregs->cs.l;
     s.cs_db = sregs->cs.db;
@@ -97,15 +97,7 @@ bool emulation_failure_exit(Vcpu& v) {
         if (xcrs->xcrs[i].xcr == 0) s.xcr0 = xcrs->xcrs[i].value;
     if (auto aux = v.fd().get_msr(msr_tsc_aux)) s.tsc_aux = *aux;
 
-    if (bytes.empty()) {
-        // Without the bytes from KVM, fetch them from the guest at RIP.
-        static thread_local std::uint8_t buf[15];
-        GuestVirt mem{v};
-        std::uint64_t lin = (s.long_mode && s.cs_l ? 0 : s.seg_base[1]) + s.rip;
-        std::size_t n = 15;
-        while (n && !mem.read(lin, buf, n)) --n;
-        bytes = {buf, n};
-    }
+    // Without bytes from KVM, emulate() fetches them at CS:RIP through the guest page tables.
     VcpuEnv env{v};
     auto res = emulate::emulate(bytes, s, env);
     if (res.outcome != emulate::Outcome::done) {

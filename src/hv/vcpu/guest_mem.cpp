@@ -14,7 +14,7 @@ bool GuestVirt::load_sregs() {
     auto s = v_->fd().get_sregs();
     if (!s) return false;
     sregs_ = *s;
-    cpl_ = s->cs.dpl;
+    cpl_ = s->ss.dpl;   // SS.DPL is the CPL (CS.DPL is not, for conforming segments)
     return true;
 }
 

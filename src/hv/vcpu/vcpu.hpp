@@ -45,6 +45,8 @@ public:
     std::uint64_t singleshot_deadline = 0;
     std::uint64_t periodic_period = 0;
     std::uint64_t timer_gen = 0;
+    std::uint64_t singleshot_timer = 0;   // TimerService ids of what is armed (0: none)
+    std::uint64_t periodic_timer = 0;
 
     // SCHEDOP_poll: ports being polled (empty if not polling), guarded by timer_mu.
     std::vector<std::uint32_t> poll_ports;

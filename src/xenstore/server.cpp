@@ -1,0 +1,297 @@
+#include "xenstore/server.hpp"
+#include <algorithm>
+#include <array>
+#include "common/log.hpp"
+#include "xenstore/ops.hpp"
+#include "xenstore/ring_transport.hpp"
+
+namespace kxen::xenstore {
+namespace {
+
+constexpr unsigned flag_notid = 1;   // the transaction id is ignored
+constexpr unsigned flag_priv = 2;    // privileged callers only
+
+struct Row {
+    Handler handler = nullptr;
+    unsigned flags = 0;
+};
+
+constexpr auto table = [] {
+    std::array<Row, XS_TYPE_COUNT> t{};
+    t[XS_CONTROL] = {ops::control, flag_priv};
+    t[XS_DIRECTORY] = {ops::directory, 0};
+    t[XS_READ] = {ops::read, 0};
+    t[XS_GET_PERMS] = {ops::get_perms, 0};
+    t[XS_WATCH] = {ops::watch, flag_notid};
+    t[XS_UNWATCH] = {ops::unwatch, flag_notid};
+    t[XS_TRANSACTION_START] = {ops::transaction_start, 0};
+    t[XS_TRANSACTION_END] = {ops::transaction_end, 0};
+    t[XS_INTRODUCE] = {ops::introduce, flag_priv};
+    t[XS_RELEASE] = {ops::release, flag_priv};
+    t[XS_GET_DOMAIN_PATH] = {ops::get_domain_path, 0};
+    t[XS_WRITE] = {ops::write, 0};
+    t[XS_MKDIR] = {ops::mkdir, 0};
+    t[XS_RM] = {ops::rm, 0};
+    t[XS_SET_PERMS] = {ops::set_perms, 0};
+    t[XS_IS_DOMAIN_INTRODUCED] = {ops::is_domain_introduced, flag_priv};
+    t[XS_RESUME] = {ops::resume, flag_priv};
+    t[XS_SET_TARGET] = {ops::set_target, flag_priv};
+    t[XS_RESET_WATCHES] = {ops::reset_watches, 0};
+    t[XS_DIRECTORY_PART] = {ops::directory_part, 0};
+    return t;
+}();
+
+constexpr std::size_t socket_read_chunk = 64 * 1024;
+constexpr std::size_t max_rounds = 16;   // per wakeup, so that one busy client cannot starve others
+
+} // namespace
+
+Server::Server(Config cfg, DomainPortFactory factory)
+    : cfg_{std::move(cfg)}, factory_{factory ? std::move(factory) : no_domain_ports()} {}
+
+Server::~Server() {
+    store_.set_listener(nullptr);
+    for (auto& [serial, c] : conns_) watches_.remove_all(*c);
+}
+
+void Server::set_sink(StateSink* s) {
+    sink_ = s;
+    store_.set_listener(s);
+}
+
+Connection& Server::connect(std::unique_ptr<Transport> t, Identity who) {
+    auto serial = next_serial_++;
+    auto& c = *conns_.emplace(serial, std::make_unique<Connection>(serial, std::move(t), who))
+                   .first->second;
+    if (hooks_) hooks_->added(c);
+    return c;
+}
+
+Connection* Server::find(std::uint64_t serial) {
+    auto it = conns_.find(serial);
+    return it == conns_.end() ? nullptr : it->second.get();
+}
+
+bool Server::congested(Connection const& c) const {
+    if (c.out_bytes() >= cfg_.congested_bytes) return true;
+    return !c.who().privileged && c.outstanding() >= cfg_.quotas.outstanding;
+}
+
+bool Server::wants_read(Connection const& c) const {
+    return !c.dead && !c.closing && !congested(c);
+}
+
+bool Server::wants_write(Connection const& c) const {
+    return !c.dead && c.out_bytes() > 0;
+}
+
+void Server::note_output(Connection& c) {
+    if (c.listed) return;
+    c.listed = true;
+    listed_.push_back(c.serial());
+}
+
+void Server::service(Connection& c) {
+    if (c.dead) return;
+    c.transport().woken();
+    pump(c);
+}
+
+void Server::pump(Connection& c) {
+    for (std::size_t round = 0; round < max_rounds && !c.dead; ++round) {
+        bool progress = process_input(c);
+        if (c.dead) return;
+        if (!c.closing && !congested(c)) {
+            auto& in = c.in();
+            std::size_t have = in.size() - c.in_off();
+            std::size_t want = c.transport().droppable() ? socket_read_chunk
+                                                        : header_size + XENSTORE_PAYLOAD_MAX;
+            if (have < want) {
+                std::size_t old = in.size();
+                in.resize(old + want);
+                auto n = c.transport().read({in.data() + old, want});
+                in.resize(old + (n ? *n : 0));
+                if (!n) {
+                    drop(c, ProtoError::ringidx,
+                         n.error() == TransportError::closed ? "closed" : "transport broken");
+                    return;
+                }
+                if (*n) progress = true;
+            }
+        }
+        // Replies go out as soon as the state they report is saved.
+        if (c.out_bytes()) {
+            if (sink_) sink_->flush();
+            std::size_t before = c.out_bytes();
+            if (!c.flush()) {
+                drop(c, ProtoError::ringidx, "write failed");
+                return;
+            }
+            if (c.out_bytes() != before) progress = true;
+        }
+        if (!progress) break;
+    }
+    after_io(c);
+}
+
+void Server::after_io(Connection& c) {
+    if (c.dead) return;
+    c.transport().kick();
+    if (c.closing && c.out_bytes() == 0) {
+        drop(c, ProtoError::proto, "protocol error");
+        return;
+    }
+    if (c.out_bytes()) note_output(c);
+    if (hooks_) hooks_->update(c);
+}
+
+bool Server::process_input(Connection& c) {
+    auto& in = c.in();
+    auto& off = c.in_off();
+    bool progress = false;
+    while (!c.dead && !c.closing && !congested(c)) {
+        std::size_t avail = in.size() - off;
+        if (avail < header_size) break;
+        MsgHeader hdr = decode_header(in.data() + off);
+        if (hdr.len > XENSTORE_PAYLOAD_MAX) {
+            log::warn("xenstore: {}: request of {} bytes (max {})", c.transport().describe(),
+                      hdr.len, XENSTORE_PAYLOAD_MAX);
+            if (c.transport().droppable()) {
+                // Tell the socket client why, then hang up: the stream cannot be trusted.
+                MsgHeader err = hdr;
+                err.type = XS_ERROR;
+                err.len = 0;
+                auto name = xs_err_name(XsErr::e2big);
+                std::string payload{name};
+                payload.push_back('\0');
+                c.queue(err, payload);
+                note_output(c);
+                c.closing = true;
+            } else {
+                drop(c, ProtoError::proto, "payload too long");
+            }
+            break;
+        }
+        if (avail < header_size + hdr.len) break;
+        std::string_view body{in.data() + off + header_size, hdr.len};
+        off += header_size + hdr.len;
+        process(c, hdr, body);   // does not touch `in`
+        progress = true;
+    }
+    if (off == in.size()) {
+        in.clear();
+        off = 0;
+    } else if (off > 32 * 1024) {
+        in.erase(0, off);
+        off = 0;
+    }
+    return progress;
+}
+
+void Server::process(Connection& c, MsgHeader const& hdr, std::string_view body) {
+    Request req{*this, c, nullptr, hdr, body};
+    if (hdr.type >= table.size() || !table[hdr.type].handler) {
+        req.error(XsErr::nosys);
+        return;
+    }
+    Row const& row = table[hdr.type];
+    if ((row.flags & flag_priv) && !c.who().privileged) {
+        req.error(XsErr::acces);
+        return;
+    }
+    if (!(row.flags & flag_notid) && hdr.tx_id != 0) {
+        req.tx = c.transaction(hdr.tx_id);
+        if (!req.tx) {
+            req.error(XsErr::noent);
+            return;
+        }
+    }
+    if (auto r = row.handler(req); !r) req.error(r.error());
+}
+
+bool Server::permitted(Connection const& c, std::string_view path, Perms const* perms,
+                       Perms const* old_perms) const {
+    // Xen's watch_permitted(): the node (before or after the change) or its parent must be
+    // readable by the watcher.
+    if (old_perms && (perm_for(c.who(), *old_perms) & XS_PERM_READ)) return true;
+    if (!perms) {
+        auto const* n = store_.get(path);
+        if (!n) return false;
+        perms = &n->perms;
+    }
+    if (perm_for(c.who(), *perms) & XS_PERM_READ) return true;
+    auto const* parent = store_.get(parent_of(path));
+    return parent && (perm_for(c.who(), parent->perms) & XS_PERM_READ);
+}
+
+void Server::fire(std::string_view path, bool exact, Perms const* perms,
+                  Perms const* old_perms) {
+    watches_.for_matches(path, exact, [&](Watch const& w) {
+        Connection& c = *w.conn;
+        if (c.dead) return;
+        if (!c.who().privileged && !permitted(c, path, perms, old_perms)) return;
+        if (!c.transport().droppable() && c.out_bytes() > cfg_.max_ring_out) return;
+        std::string_view ev = path.size() > w.prefix_len ? path.substr(w.prefix_len) : path;
+        c.queue_event(ev, w.token);
+        note_output(c);
+    });
+}
+
+void Server::flush() {
+    // Pumping a connection that was congested can queue output for others: go again, a few
+    // times at most (what is left is written in the next round).
+    for (int pass = 0; pass < 4 && !listed_.empty(); ++pass) flush_listed();
+    for (auto serial : std::exchange(doomed_, {})) {
+        auto it = conns_.find(serial);
+        if (it != conns_.end()) conns_.erase(it);
+    }
+}
+
+void Server::flush_listed() {
+    if (sink_) sink_->flush();
+    for (auto serial : std::exchange(listed_, {})) {
+        Connection* c = find(serial);
+        if (!c) continue;
+        c->listed = false;
+        if (c->dead) continue;
+        if (c->transport().droppable() && c->out_bytes() > cfg_.max_socket_out) {
+            drop(*c, ProtoError::comm, "not reading its replies");
+            continue;
+        }
+        bool was_congested = congested(*c);
+        if (!c->flush()) {
+            drop(*c, ProtoError::ringidx, "write failed");
+            continue;
+        }
+        if (was_congested && !congested(*c)) {
+            pump(*c);   // it may have requests waiting
+        } else {
+            after_io(*c);
+        }
+    }
+}
+
+void Server::drop(Connection& c, ProtoError why, std::string_view reason) {
+    if (c.dead) return;
+    log::info("xenstore: {}: dropped ({})", c.transport().describe(), reason);
+    c.dead = true;
+    watches_.remove_all(c);
+    c.drop_transactions();
+    if (c.domain) {
+        // A guest's connection stays (ignored) until the domain is released, as in Xen.
+        c.transport().fail(why);
+        if (sink_) sink_->watches_cleared(c.who().id);
+        if (hooks_) hooks_->update(c);
+        return;
+    }
+    destroy(c);
+}
+
+void Server::destroy(Connection& c) {
+    c.dead = true;
+    watches_.remove_all(c);
+    if (hooks_) hooks_->removed(c);
+    doomed_.push_back(c.serial());
+}
+
+} // namespace kxen::xenstore

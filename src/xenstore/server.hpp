@@ -1,0 +1,114 @@
+// kxen::xenstore::Server: kxenstored without its event loop. It owns the store, the watches,
+// the introduced domains and every connection, turns bytes from a transport into requests,
+// dispatches them (ops_*.cpp) and queues replies and watch events. Single-threaded, like
+// Xen's C xenstored: the event loop calls service() when a transport is ready and flush() at
+// the end of each round.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
+#include "xenstore/connection.hpp"
+#include "xenstore/domain_port.hpp"
+#include "xenstore/domains.hpp"
+#include "xenstore/quota.hpp"
+#include "xenstore/state_sink.hpp"
+#include "xenstore/store.hpp"
+#include "xenstore/watch.hpp"
+#include "xenstore/watch_firer.hpp"
+
+namespace kxen::xenstore {
+
+struct Config {
+    Quotas quotas;
+    bool keep_orphans = false;        // -K: a released domain's nodes go to dom0, not away
+    DomId priv_domid = 0;             // a domain with dom0's rights besides dom0
+    std::size_t congested_bytes = 1u << 20;   // stop reading a client with this much unread output
+    std::size_t max_socket_out = 16u << 20;   // ... and drop a socket client with this much
+    std::size_t max_ring_out = 1u << 20;      // watch events to a guest beyond this are dropped
+};
+
+// The event loop's side: which fds to wait on.
+class IoHooks {
+public:
+    virtual ~IoHooks() = default;
+    virtual void added(Connection& c) = 0;
+    virtual void removed(Connection& c) = 0;   // just before the connection goes away
+    virtual void update(Connection& c) = 0;    // wants_read()/wants_write() may have changed
+};
+
+class Server final : public WatchFirer {
+public:
+    explicit Server(Config cfg = {}, DomainPortFactory factory = no_domain_ports());
+    ~Server() override;
+    Server(Server const&) = delete;
+    Server& operator=(Server const&) = delete;
+
+    // A new client. Socket clients are dom0: Identity{0, true}.
+    Connection& connect(std::unique_ptr<Transport> t, Identity who);
+    // The transport woke up: read, process, write as much as can be done now.
+    void service(Connection& c);
+    // End of a round: save state, write queued output, close what must close.
+    void flush();
+    bool has_pending_output() const { return !listed_.empty(); }
+
+    bool wants_read(Connection const& c) const;
+    bool wants_write(Connection const& c) const;
+
+    // Stop serving c (socket: close; ring: ignore it until the domain is released).
+    void drop(Connection& c, ProtoError why, std::string_view reason);
+
+    // Domain bookkeeping (ops_domain.cpp). fresh: XS_INTRODUCE (fires @introduceDomain,
+    // resets the ring); else a restart re-attaching a saved domain.
+    XsResult<void> introduce(DomId id, std::uint64_t mfn, std::uint32_t port, bool fresh);
+    XsResult<void> release(DomId id);
+    XsResult<void> set_target(DomId id, DomId target);
+
+    // After a restart: a guest's watch, from saved state (no initial event).
+    void restore_watch(DomId id, std::string path, std::string token, std::uint32_t prefix_len);
+
+    void fire(std::string_view path, bool exact, Perms const* perms,
+              Perms const* old_perms) override;
+
+    Store& store() { return store_; }
+    Watches& watches() { return watches_; }
+    Domains& domains() { return domains_; }
+    Config& config() { return cfg_; }
+    StateSink* sink() { return sink_; }
+    void set_hooks(IoHooks* h) { hooks_ = h; }
+    void set_sink(StateSink* s);
+    std::size_t connections() const { return conns_.size(); }
+    Connection* find(std::uint64_t serial);
+    template <typename F> void for_each_connection(F&& f) {
+        for (auto& [serial, c] : conns_) f(*c);
+    }
+    // Queue output for c and put it on the list flush() writes.
+    void note_output(Connection& c);
+
+private:
+    void pump(Connection& c);
+    void flush_listed();
+    bool process_input(Connection& c);
+    void process(Connection& c, MsgHeader const& hdr, std::string_view body);
+    bool congested(Connection const& c) const;
+    bool permitted(Connection const& c, std::string_view path, Perms const* perms,
+                   Perms const* old_perms) const;
+    void destroy(Connection& c);
+    void remove_domain_nodes(DomId id);
+    void after_io(Connection& c);
+
+    Config cfg_;
+    DomainPortFactory factory_;
+    Store store_;
+    Watches watches_;
+    Domains domains_;
+    std::map<std::uint64_t, std::unique_ptr<Connection>> conns_;
+    std::uint64_t next_serial_ = 1;
+    std::vector<std::uint64_t> listed_;
+    std::vector<std::uint64_t> doomed_;
+    IoHooks* hooks_ = nullptr;
+    StateSink* sink_ = nullptr;
+    bool warned_nosys_ = false;
+};
+
+} // namespace kxen::xenstore
