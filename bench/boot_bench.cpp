@@ -232,6 +232,7 @@ int main(int argc, char** argv) {
         }
         fmt::print("{}\n", line);
     }
+    fmt::print("\nload average at the end: {}\n", first_line_of("cat /proc/loadavg"));
     print_table(o, times, errors);
     return errors.empty() ? 0 : 1;
 }

@@ -189,6 +189,7 @@ int main(int argc, char** argv) {
                    "kernel kxen {:.1f} / bare {:.1f}\n", k.avail, b.avail, b.avail > 0 ? k.avail / b.avail : 0.0,
                    k.kernel, b.kernel);
     }
+    fmt::print("\nload average at the end: {}\n", first_line_of("cat /proc/loadavg"));
     fmt::print("\ntotal benchmark time {:.1f} s\n", ms_since(t0) / 1000);
     return 0;
 }

@@ -81,8 +81,10 @@ std::string host_description() {
     utsname u{};
     ::uname(&u);
     auto mem = read_kv("/proc/meminfo");
-    return fmt::format("{} {} {}, {} CPUs, {:.1f} GiB RAM", u.sysname, u.release, u.machine,
-                       std::thread::hardware_concurrency(), static_cast<double>(mem["MemTotal"]) / (1 << 20));
+    // The load average says whether something else shared the machine with the benchmark.
+    return fmt::format("{} {} {}, {} CPUs, {:.1f} GiB RAM; load average {}", u.sysname, u.release, u.machine,
+                       std::thread::hardware_concurrency(), static_cast<double>(mem["MemTotal"]) / (1 << 20),
+                       first_line_of("cat /proc/loadavg"));
 }
 
 std::string first_line_of(std::string const& command) {

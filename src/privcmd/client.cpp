@@ -7,6 +7,7 @@
 #include <xen/hvm/hvm_op.h>
 #include <xen/memory.h>
 #include <xen/sched.h>
+#include <xen/grant_table.h>
 #include "privcmd/fd_passing.hpp"
 
 namespace kxen::privcmd {
@@ -328,6 +329,78 @@ XenResult<std::string> Client::get_name(std::uint16_t domid) {
     std::string s(static_cast<std::size_t>(r->ret), '\0');
     fetch(off, s.data(), s.size());
     return s;
+}
+
+namespace {
+XenResult<Client::BoundPort> bound(SysResult<Reply> const& r, UniqueFd& fd) {
+    if (!r) return xen_fail(XenErr::io);
+    if (r->ret < 0) return xen_fail(static_cast<XenErr>(-r->ret));
+    if (!fd) return xen_fail(XenErr::io);
+    return Client::BoundPort{static_cast<std::uint32_t>(r->ret), std::move(fd)};
+}
+} // namespace
+
+XenResult<Client::BoundPort> Client::evtchn_bind_interdomain(std::uint16_t domid, std::uint32_t remote_port) {
+    UniqueFd fd;
+    auto r = call(Op::evtchn_bind, {domid, remote_port, 0, 0, 0, 0}, &fd);
+    return bound(r, fd);
+}
+
+XenResult<Client::BoundPort> Client::evtchn_alloc_unbound(std::uint16_t remote_domid) {
+    UniqueFd fd;
+    auto r = call(Op::evtchn_bind, {remote_domid, ~0ull, 0, 0, 0, 0}, &fd);
+    return bound(r, fd);
+}
+
+XenResult<void> Client::evtchn_notify(std::uint32_t port) { return check(call(Op::evtchn_notify, {port, 0, 0, 0, 0, 0})); }
+XenResult<void> Client::evtchn_unbind(std::uint32_t port) { return check(call(Op::evtchn_unbind, {port, 0, 0, 0, 0, 0})); }
+
+std::expected<Client::GrantMap, std::int16_t> Client::gnttab_map(std::uint16_t domid, std::uint32_t ref, bool readonly) {
+    UniqueFd ram;
+    auto r = call(Op::gnttab_map, {domid, ref, readonly ? 1u : 0u, 0, 0, 0}, &ram);
+    if (!r) return std::unexpected(std::int16_t{-1});
+    if (r->ret < 0) return std::unexpected(static_cast<std::int16_t>(r->ret));
+    if (!ram) return std::unexpected(std::int16_t{-1});
+    auto m = Mapping::shared(ram.raw(), 4096, static_cast<off_t>(r->val[0]),
+                             readonly ? PROT_READ : PROT_READ | PROT_WRITE);
+    if (!m) {
+        (void)gnttab_unmap(static_cast<std::uint64_t>(r->ret));
+        return std::unexpected(std::int16_t{-1});
+    }
+    return GrantMap{static_cast<std::uint64_t>(r->ret), std::move(*m)};
+}
+
+XenResult<void> Client::gnttab_unmap(std::uint64_t handle) { return check(call(Op::gnttab_unmap, {handle, 0, 0, 0, 0, 0})); }
+
+std::int16_t Client::grant_copy_to(std::uint16_t domid, std::uint32_t ref, std::uint16_t offset, void const* data,
+                                   std::uint16_t len) {
+    reset();
+    if (len > 4096) return GNTST_bad_copy_arg;
+    // The source is a page of our buffer: GNTTABOP_copy names dom0's frames that way.
+    std::uint64_t page_off = 4096;
+    std::memcpy(buf_.data() + page_off, data, len);
+    used_ = page_off + 4096;
+    gnttab_copy_t op{};
+    op.source.u.gmfn = page_off >> 12;
+    op.source.domid = DOMID_SELF;
+    op.dest.u.ref = ref;
+    op.dest.domid = domid;
+    op.dest.offset = offset;
+    op.len = len;
+    op.flags = GNTCOPY_dest_gref;
+    auto off = stage(op);
+    auto n = hypercall(__HYPERVISOR_grant_table_op, GNTTABOP_copy, off, 1);
+    if (n < 0) return GNTST_general_error;
+    fetch(off, &op, sizeof op);
+    return op.status;
+}
+
+std::int64_t Client::raw_struct_call(std::uint64_t nr, std::uint64_t cmd, void* arg, std::size_t len) {
+    reset();
+    auto off = stage(arg, len);
+    auto n = hypercall(nr, cmd, off);
+    fetch(off, arg, len);
+    return n;
 }
 
 } // namespace kxen::privcmd

@@ -60,6 +60,31 @@ public:
     // Waits until the domain's state changes (shutdown, crash, pause, destroy). -ESRCH once gone.
     XenResult<std::uint64_t> domain_wait(std::uint16_t domid, std::uint64_t seen, int wait_ms);
     XenResult<void> set_name(std::uint16_t domid, std::string const& name);
+
+    // dom0 event channels: each bound port comes with an eventfd that becomes readable when
+    // the port is raised (read it to clear). Ports close with the connection.
+    struct BoundPort {
+        std::uint32_t port;
+        UniqueFd fd;
+    };
+    XenResult<BoundPort> evtchn_bind_interdomain(std::uint16_t domid, std::uint32_t remote_port);
+    XenResult<BoundPort> evtchn_alloc_unbound(std::uint16_t remote_domid);
+    XenResult<void> evtchn_notify(std::uint32_t port);
+    XenResult<void> evtchn_unbind(std::uint32_t port);
+    // dom0 grant mappings: the granted page, mapped; the handle unmaps it.
+    struct GrantMap {
+        std::uint64_t handle;
+        Mapping page;
+    };
+    // The error is a GNTST_* status (public/grant_table.h), or GNTST_general_error.
+    std::expected<GrantMap, std::int16_t> gnttab_map(std::uint16_t domid, std::uint32_t ref, bool readonly);
+    XenResult<void> gnttab_unmap(std::uint64_t handle);
+    // GNTTABOP_copy of `len` bytes from this process into domain `domid`'s grant `ref` at
+    // `offset`. Returns the GNTST_* status.
+    std::int16_t grant_copy_to(std::uint16_t domid, std::uint32_t ref, std::uint16_t offset, void const* data,
+                               std::uint16_t len);
+    // A hypercall whose argument is one structure (sub-op `cmd`): staged, called, copied back.
+    std::int64_t raw_struct_call(std::uint64_t nr, std::uint64_t cmd, void* arg, std::size_t len);
     XenResult<std::string> get_name(std::uint16_t domid);
 
 private:

@@ -21,6 +21,15 @@ enum class Op : std::uint32_t {
     domain_wait = 5,   // a0 = domid, a1 = last seen sequence, a2 = wait ms. val0 = sequence now
     set_name = 6,      // a0 = domid, a1 = buffer offset, a2 = length
     get_name = 7,      // a0 = domid, a1 = buffer offset, a2 = max. ret = length
+    // dom0 event channels (what /dev/xen/evtchn is on Xen). Ports belong to the connection.
+    evtchn_bind = 8,   // a0 = remote domid, a1 = remote port (bind_interdomain), or a1 = ~0:
+                       // allocate a port unbound for a0. ret = local port; fd: its eventfd
+    evtchn_notify = 9, // a0 = local port
+    evtchn_unbind = 10,// a0 = local port
+    // dom0 grant mappings (what /dev/xen/gntdev is on Xen).
+    gnttab_map = 11,   // a0 = domid, a1 = ref, a2 = readonly. ret = handle; fd: guest RAM,
+                       // val0 = offset of the page in it
+    gnttab_unmap = 12, // a0 = handle
 };
 
 struct Request {

@@ -2,9 +2,13 @@
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/eventfd.h>
 #include <sys/un.h>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <xen/grant_table.h>
 #include "common/log.hpp"
 #include "common/mapping.hpp"
 #include "hv/domain/domain.hpp"
@@ -42,7 +46,14 @@ constexpr std::int64_t err(XenErr e) { return -static_cast<std::int64_t>(e); }
 
 class Connection {
 public:
-    Connection(hv::Hv& hv, UniqueFd fd) : hv_{&hv}, fd_{std::move(fd)} {}
+    Connection(hv::Hv& hv, UniqueFd fd) : hv_{&hv}, fd_{std::move(fd)}, id_{next_id++} {}
+    // What a dom0 process bound or mapped goes away with its connection, as with Xen's
+    // evtchn and gntdev devices when the process exits.
+    ~Connection() {
+        for (auto& [port, efd] : ports_) (void)hv::evtchn::close(*hv_, hv_->dom0_evtchns(), port);
+        for (auto& m : maps_)
+            if (m.dom) m.dom->gnttab().release(m.ref, !m.readonly);
+    }
 
     void serve() {
         Request rq;
@@ -132,13 +143,88 @@ private:
             rp.ret = static_cast<std::int64_t>(n);
             return rp;
         }
+        case Op::evtchn_bind: return evtchn_bind(rq, out_fd);
+        case Op::evtchn_notify:
+            if (!ports_.contains(static_cast<evtchn_port_t>(rq.a[0]))) return {err(XenErr::inval), {}};
+            if (auto r = hv::evtchn::send(*hv_, hv_->dom0_evtchns(), static_cast<evtchn_port_t>(rq.a[0])); !r)
+                return {err(r.error()), {}};
+            return rp;
+        case Op::evtchn_unbind: {
+            auto it = ports_.find(static_cast<evtchn_port_t>(rq.a[0]));
+            if (it == ports_.end()) return {err(XenErr::inval), {}};
+            (void)hv::evtchn::close(*hv_, hv_->dom0_evtchns(), it->first);
+            ports_.erase(it);   // the eventfd closes only after the port stopped using it
+            return rp;
+        }
+        case Op::gnttab_map: return gnttab_map(rq, out_fd);
+        case Op::gnttab_unmap: {
+            if (rq.a[0] >= maps_.size() || !maps_[rq.a[0]].dom) return {err(XenErr::inval), {}};
+            auto& m = maps_[rq.a[0]];
+            m.dom->gnttab().release(m.ref, !m.readonly);
+            m = {};
+            return rp;
+        }
         default: return {err(XenErr::nosys), {}};
         }
     }
 
+    Reply evtchn_bind(Request const& rq, int& out_fd) {
+        auto& t = hv_->dom0_evtchns();
+        auto remote = static_cast<std::uint16_t>(rq.a[0]);
+        XenResult<evtchn_port_t> port = xen_fail(XenErr::inval);
+        if (rq.a[1] == ~0ull) {
+            port = t.alloc_unbound(remote);
+        } else {
+            auto d = hv_->lookup(remote);
+            if (!d) return {err(XenErr::srch), {}};
+            port = hv::evtchn::bind_interdomain(t, d->evtchns(), static_cast<evtchn_port_t>(rq.a[1]));
+        }
+        if (!port) return {err(port.error()), {}};
+        UniqueFd efd{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+        if (!efd) {
+            (void)hv::evtchn::close(*hv_, t, *port);
+            return {err(XenErr::nfile), {}};
+        }
+        t.set_notify(*port, efd.raw(), id_);
+        out_fd = efd.raw();
+        ports_.emplace(*port, std::move(efd));
+        if (rq.a[1] != ~0ull) hv::evtchn::set_pending(t, *port);   // Xen: pending after bind
+        return {static_cast<std::int64_t>(*port), {}};
+    }
+
+    Reply gnttab_map(Request const& rq, int& out_fd) {
+        auto d = hv_->lookup(static_cast<hv::DomId>(rq.a[0]));
+        if (!d) return {err(XenErr::srch), {}};
+        if (maps_.size() >= max_maps) return {err(XenErr::nospc), {}};
+        bool readonly = rq.a[2] != 0;
+        auto ref = static_cast<std::uint32_t>(rq.a[1]);
+        auto acc = d->gnttab().acquire(ref, 0, !readonly);
+        if (!acc) return {acc.error(), {}};   // a GNTST_* status, negative
+        auto off = d->p2m().pool_offset(hv::Gfn{acc->gfn}, 1);
+        if (!off) {
+            d->gnttab().release(ref, !readonly);
+            return {GNTST_bad_page, {}};
+        }
+        // Maptrack: the entry keeps the granting domain, and so its pages, alive until unmap.
+        maps_.push_back(MapEntry{d, ref, readonly});
+        out_fd = hv_->pool().fd();
+        return {static_cast<std::int64_t>(maps_.size() - 1), {*off, 0}};
+    }
+
+    struct MapEntry {
+        std::shared_ptr<hv::Domain> dom;
+        std::uint32_t ref = 0;
+        bool readonly = false;
+    };
+    static constexpr std::size_t max_maps = 1 << 16;
+    static inline std::atomic<std::uint64_t> next_id{1};
+
     hv::Hv* hv_;
     UniqueFd fd_;
+    std::uint64_t id_;
     std::optional<Buffer> buf_;
+    std::map<evtchn_port_t, UniqueFd> ports_;
+    std::vector<MapEntry> maps_;
 };
 
 } // namespace

@@ -42,14 +42,14 @@ void Connection::written(std::size_t n) {
     }
 }
 
-bool Connection::flush() {
+std::expected<void, TransportError> Connection::flush() {
     while (out_off_ < out_.size()) {
         auto n = transport_->write({out_.data() + out_off_, out_.size() - out_off_});
-        if (!n) return false;
-        if (*n == 0) return true;
+        if (!n) return std::unexpected(n.error());
+        if (*n == 0) return {};
         written(*n);
     }
-    return true;
+    return {};
 }
 
 Transaction* Connection::transaction(std::uint32_t id) {

@@ -27,6 +27,7 @@ public:
     Identity const& who() const { return who_; }
     Identity& who() { return who_; }
     Transport& transport() { return *transport_; }
+    Transport const& transport() const { return *transport_; }
     std::string implicit_path() const { return domain_path(who_.id); }
 
     // ---- output, in order: replies and watch events ----
@@ -34,8 +35,8 @@ public:
     // A watch event "path\0token\0". Dropped if an identical one is still queued (as Xen does,
     // except for special events), or if it would not fit in a message.
     void queue_event(std::string_view path, std::string_view token);
-    // Writes what the transport takes now. False if the transport broke.
-    bool flush();
+    // Writes what the transport takes now; the error if the transport broke.
+    std::expected<void, TransportError> flush();
     std::size_t out_bytes() const { return out_.size() - out_off_; }
     std::size_t outstanding() const { return replies_queued_; }   // replies not yet read
 

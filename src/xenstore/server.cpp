@@ -1,6 +1,8 @@
 #include "xenstore/server.hpp"
 #include <algorithm>
 #include <array>
+#include <utility>
+#include <fmt/format.h>
 #include "common/log.hpp"
 #include "xenstore/ops.hpp"
 #include "xenstore/ring_transport.hpp"
@@ -112,8 +114,7 @@ void Server::pump(Connection& c) {
                 auto n = c.transport().read({in.data() + old, want});
                 in.resize(old + (n ? *n : 0));
                 if (!n) {
-                    drop(c, ProtoError::ringidx,
-                         n.error() == TransportError::closed ? "closed" : "transport broken");
+                    broken(c, n.error(), "read");
                     return;
                 }
                 if (*n) progress = true;
@@ -123,8 +124,8 @@ void Server::pump(Connection& c) {
         if (c.out_bytes()) {
             if (sink_) sink_->flush();
             std::size_t before = c.out_bytes();
-            if (!c.flush()) {
-                drop(c, ProtoError::ringidx, "write failed");
+            if (auto w = c.flush(); !w) {
+                broken(c, w.error(), "write");
                 return;
             }
             if (c.out_bytes() != before) progress = true;
@@ -259,8 +260,8 @@ void Server::flush_listed() {
             continue;
         }
         bool was_congested = congested(*c);
-        if (!c->flush()) {
-            drop(*c, ProtoError::ringidx, "write failed");
+        if (auto w = c->flush(); !w) {
+            broken(*c, w.error(), "write");
             continue;
         }
         if (was_congested && !congested(*c)) {
@@ -273,7 +274,10 @@ void Server::flush_listed() {
 
 void Server::drop(Connection& c, ProtoError why, std::string_view reason) {
     if (c.dead) return;
-    log::info("xenstore: {}: dropped ({})", c.transport().describe(), reason);
+    if (why == ProtoError::comm && reason == "closed")
+        log::debug("xenstore: {}: closed", c.transport().describe());
+    else
+        log::info("xenstore: {}: dropped ({})", c.transport().describe(), reason);
     c.dead = true;
     watches_.remove_all(c);
     c.drop_transactions();
@@ -285,6 +289,16 @@ void Server::drop(Connection& c, ProtoError why, std::string_view reason) {
         return;
     }
     destroy(c);
+}
+
+void Server::broken(Connection& c, TransportError e, std::string_view op) {
+    switch (e) {
+    case TransportError::closed: drop(c, ProtoError::comm, "closed"); break;
+    case TransportError::bad_ring:
+        drop(c, ProtoError::ringidx, fmt::format("{}: ring indexes out of range", op));
+        break;
+    case TransportError::io: drop(c, ProtoError::comm, fmt::format("{} failed", op)); break;
+    }
 }
 
 void Server::destroy(Connection& c) {

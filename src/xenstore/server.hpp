@@ -94,6 +94,7 @@ private:
     bool permitted(Connection const& c, std::string_view path, Perms const* perms,
                    Perms const* old_perms) const;
     void destroy(Connection& c);
+    void broken(Connection& c, TransportError e, std::string_view op);
     void remove_domain_nodes(DomId id);
     void after_io(Connection& c);
 

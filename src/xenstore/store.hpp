@@ -30,6 +30,8 @@ public:
     // Back to what a fresh xenstored has: "/", "/tool", "/tool/xenstored" and the two special
     // nodes, all owned by dom0 with no access for others (Xen's setup_structure()).
     void reset();
+    // Empty, not even "/" (loading saved state fills it, then repair()s it).
+    void clear() { nodes_.clear(); owned_.clear(); }
 
     Node const* get(std::string_view path) const;
     NodePtr share(std::string_view path) const;           // null if absent

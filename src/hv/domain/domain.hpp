@@ -14,6 +14,7 @@
 #include "common/unique_fd.hpp"
 #include "hv/evtchn/evtchn.hpp"
 #include "hv/evtchn/fifo.hpp"
+#include "hv/gnttab/gnttab.hpp"
 #include "hv/p2m/p2m.hpp"
 #include "hv/vcpu/vcpu.hpp"
 #include "kvm/vm_fd.hpp"
@@ -55,6 +56,7 @@ public:
     [[nodiscard]] kvm::VmFd const& vm() const { return vm_; }
     [[nodiscard]] P2m& p2m() { return p2m_; }
     [[nodiscard]] evtchn::Table& evtchns() { return evtchn_; }
+    [[nodiscard]] GrantTable& gnttab() { return gnttab_; }
     // The FIFO ABI's state once the guest switched to it (EVTCHNOP_init_control), else null.
     [[nodiscard]] evtchn::Fifo* fifo() const { return fifo_.load(); }
     evtchn::Fifo& use_fifo();
@@ -113,6 +115,7 @@ private:
     kvm::VmFd vm_;
     P2m p2m_;
     evtchn::Table evtchn_;
+    GrantTable gnttab_;
     std::unique_ptr<evtchn::Fifo> fifo_owner_;
     std::atomic<evtchn::Fifo*> fifo_{nullptr};
     std::vector<std::unique_ptr<Vcpu>> vcpus_;

@@ -91,6 +91,14 @@ std::int64_t Table::virq_port(std::uint32_t vcpu, std::uint32_t virq) const {
     return virq_[vcpu][virq];
 }
 
+void Table::notify_dom0(evtchn_port_t port) {
+    std::lock_guard g{mu_};
+    auto* p = port_locked(port);
+    if (!p || p->notify_fd < 0) return;
+    std::uint64_t one = 1;
+    (void)!::write(p->notify_fd, &one, sizeof one);   // nonblocking eventfd: never stalls a vCPU
+}
+
 void Table::set_notify(evtchn_port_t port, int fd, std::uint64_t owner) {
     std::lock_guard g{mu_};
     if (auto* p = port_locked(port)) {
@@ -204,10 +212,7 @@ void set_pending(Table& t, evtchn_port_t port) {
     auto p = t.get(port);
     if (!p || p->state == S::free) return;
     if (!t.domain()) {
-        if (p->notify_fd >= 0) {
-            std::uint64_t one = 1;
-            (void)!::write(p->notify_fd, &one, sizeof one);
-        }
+        t.notify_dom0(port);
         return;
     }
     Domain& d = *t.domain();

@@ -46,6 +46,9 @@ public:
     XenResult<void> set_priority(evtchn_port_t port, std::uint32_t priority);
     XenResult<Port> get(evtchn_port_t port) const;
     [[nodiscard]] std::int64_t virq_port(std::uint32_t vcpu, std::uint32_t virq) const;
+    // dom0 only: kick the port's eventfd (under the table lock, so a closing connection
+    // cannot have closed the fd between our look-up and the write).
+    void notify_dom0(evtchn_port_t port);
     // dom0 only: attach the eventfd and owner to a port just bound.
     void set_notify(evtchn_port_t port, int fd, std::uint64_t owner);
     // The ports a dom0 connection bound (to close when it goes away).

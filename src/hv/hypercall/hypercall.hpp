@@ -38,6 +38,7 @@ long do_memory_op(Caller&, Args const&);
 long do_hvm_op(Caller&, Args const&);
 long do_set_timer_op(Caller&, Args const&);
 long do_event_channel_op(Caller&, Args const&);
+long do_grant_table_op(Caller&, Args const&);
 long do_domctl(Caller&, Args const&);
 long do_sysctl(Caller&, Args const&);
 

@@ -72,7 +72,21 @@ long add_to_physmap(Caller& c, std::uint64_t arg) {
             if (auto* vi = (*d)->vcpu(i)->info()) (*d)->hv().clock().update(vi->time);
         return 0;
     }
-    case XENMAPSPACE_grant_table: return xen_ret(XenErr::nosys);
+    case XENMAPSPACE_grant_table: {
+        // As shared_info: the page at gpfn becomes the grant frame (backed first if not RAM).
+        if (op->gpfn >= (1ull << 40)) return xen_ret(XenErr::inval);
+        bool status = op->idx & XENMAPIDX_grant_table_status;
+        auto idx = op->idx & ~static_cast<xen_ulong_t>(XENMAPIDX_grant_table_status);
+        if (idx >= (*d)->gnttab().max_frames() * 8u) return xen_ret(XenErr::inval);
+        auto* p = (*d)->gpa_ptr(op->gpfn << 12, 4096);
+        if (!p) {
+            if (auto r = (*d)->p2m().populate(Gfn{op->gpfn}, 1); !r) return xen_ret(XenErr::nomem);
+            p = (*d)->gpa_ptr(op->gpfn << 12, 4096);
+            if (!p) return xen_ret(XenErr::nomem);
+        }
+        if (auto r = (*d)->gnttab().map_frame(idx, status, p, op->gpfn); !r) return xen_ret(r.error());
+        return 0;
+    }
     default: return xen_ret(XenErr::inval);
     }
 }

@@ -19,6 +19,7 @@ constexpr auto table = [] {
     t[__HYPERVISOR_sched_op] = do_sched_op;
     t[__HYPERVISOR_event_channel_op] = do_event_channel_op;
     t[__HYPERVISOR_hvm_op] = do_hvm_op;
+    t[__HYPERVISOR_grant_table_op] = do_grant_table_op;
     t[__HYPERVISOR_sysctl] = do_sysctl;
     t[__HYPERVISOR_domctl] = do_domctl;
     return t;
