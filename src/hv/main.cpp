@@ -6,6 +6,7 @@
 #include <filesystem>
 #include "common/log.hpp"
 #include "hv/hv.hpp"
+#include "hv/services.hpp"
 #include "privcmd/protocol.hpp"
 #include "privcmd/server.hpp"
 
@@ -16,10 +17,12 @@ int main(int argc, char** argv) {
     std::string socket = privcmd::default_socket;
     hv::HvOptions opt;
     std::string level = "info";
+    bool no_services = false;
     app.add_option("--socket", socket, "privcmd socket to listen on")->capture_default_str();
     app.add_option("--state-dir", opt.state_dir, "state directory (console logs, ...)")->capture_default_str();
     app.add_option("--pcpus", opt.nr_pcpus, "pCPU worker threads (0: one per host CPU)");
     app.add_option("--log-level", level, "debug, info, warn, error")->capture_default_str();
+    app.add_flag("--no-services", no_services, "do not start kxenstored and kxen-backend (run them yourself)");
     CLI11_PARSE(app, argc, argv);
 
     log::set_tag("kxend");
@@ -60,6 +63,19 @@ int main(int argc, char** argv) {
     }
     log::info("kxen {} ready: socket {}, state {}, {} pCPUs, scheduler {}", "4.17", socket,
               opt.state_dir, (*hv)->sched().nr_pcpus(), (*hv)->sched().name());
+
+    // The host's dom0 services, as xencommons starts them, found beside kxend.
+    hv::Services services;
+    if (!no_services) {
+        auto bindir = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
+        auto dir = std::filesystem::absolute(opt.state_dir).string();
+        auto xs = bindir / "kxenstored";
+        if (std::filesystem::exists(xs))
+            services.start(xs, {"--socket", dir + "/xenstored/socket", "--state-dir", dir + "/xenstored",
+                                "--privcmd", socket});
+        auto be = bindir / "kxen-backend";
+        if (std::filesystem::exists(be)) services.start(be, {"--socket", socket, "--state-dir", dir});
+    }
 
     int sig = 0;
     ::sigwait(&stop, &sig);

@@ -403,4 +403,15 @@ std::int64_t Client::raw_struct_call(std::uint64_t nr, std::uint64_t cmd, void* 
     return n;
 }
 
+XenResult<std::string> Client::state_dir() {
+    reset();
+    auto off = stage(nullptr, 0);
+    used_ = off + 4096;
+    auto r = call(Op::host_info, {off, 4096, 0, 0, 0, 0});
+    if (auto c = check(r); !c) return xen_fail(c.error());
+    std::string s(static_cast<std::size_t>(r->ret), '\0');
+    fetch(off, s.data(), s.size());
+    return s;
+}
+
 } // namespace kxen::privcmd

@@ -86,6 +86,8 @@ public:
     // A hypercall whose argument is one structure (sub-op `cmd`): staged, called, copied back.
     std::int64_t raw_struct_call(std::uint64_t nr, std::uint64_t cmd, void* arg, std::size_t len);
     XenResult<std::string> get_name(std::uint16_t domid);
+    // The host's state directory (consoles, service sockets live under it).
+    XenResult<std::string> state_dir();
 
 private:
     Client(UniqueFd fd, Mapping buf) : fd_{std::move(fd)}, buf_{std::move(buf)} {}

@@ -30,6 +30,7 @@ enum class Op : std::uint32_t {
     gnttab_map = 11,   // a0 = domid, a1 = ref, a2 = readonly. ret = handle; fd: guest RAM,
                        // val0 = offset of the page in it
     gnttab_unmap = 12, // a0 = handle
+    host_info = 13,    // a0 = buffer offset, a1 = max: the host's state directory. ret = length
 };
 
 struct Request {

@@ -144,6 +144,12 @@ private:
             return rp;
         }
         case Op::evtchn_bind: return evtchn_bind(rq, out_fd);
+        case Op::host_info: {
+            auto const& dir = hv_->options().state_dir;
+            auto n = std::min<std::uint64_t>(dir.size(), rq.a[1]);
+            if (n && !buf_->write(rq.a[0], dir.data(), n)) return {err(XenErr::fault), {}};
+            return {static_cast<std::int64_t>(n), {}};
+        }
         case Op::evtchn_notify:
             if (!ports_.contains(static_cast<evtchn_port_t>(rq.a[0]))) return {err(XenErr::inval), {}};
             if (auto r = hv::evtchn::send(*hv_, hv_->dom0_evtchns(), static_cast<evtchn_port_t>(rq.a[0])); !r)

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 #include "xenstore/path.hpp"
+#include "xenstore/wire.hpp"
 
 namespace kxen::xenstore {
 namespace {

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <xen/hvm/params.h>
 #include <xen/sched.h>
+#include <xen/event_channel.h>
 #include "toolstack/build/pvh.hpp"
 #include "toolstack/build/vcpu_start.hpp"
 
@@ -128,6 +129,16 @@ std::expected<std::uint16_t, std::string> create_domain(privcmd::Client& c, tool
     using SP = build::SpecialPage;
     (void)c.set_hvm_param(*domid, HVM_PARAM_STORE_PFN, build::special_gfn(SP::xenstore));
     (void)c.set_hvm_param(*domid, HVM_PARAM_CONSOLE_PFN, build::special_gfn(SP::console));
+    // The PV console's and xenstore's event channels: ports in the guest offered to dom0, where
+    // kxen-backend and kxenstored bind them (libxl's alloc_unbound for console and store).
+    for (auto param : {HVM_PARAM_CONSOLE_EVTCHN, HVM_PARAM_STORE_EVTCHN}) {
+        evtchn_alloc_unbound_t a{};
+        a.dom = *domid;
+        a.remote_dom = 0;
+        if (c.raw_struct_call(__HYPERVISOR_event_channel_op, EVTCHNOP_alloc_unbound, &a, sizeof a) < 0)
+            return std::unexpected(std::string("cannot allocate the console/store event channels"));
+        (void)c.set_hvm_param(*domid, static_cast<std::uint32_t>(param), a.port);
+    }
 
     auto ctx = build::pvh_vcpu_context(*layout);
     if (auto r = c.set_vcpu_context(*domid, 0, &ctx, sizeof ctx); !r)
