@@ -19,6 +19,9 @@
 /* Vector of the Xen event-channel upcall (HVM_PARAM_CALLBACK_IRQ, type vector).
  * Xen wants >= 0x10; 0x20 keeps the IDT at 33 entries. */
 #define VEC_UPCALL 0x20
+
+/* Offset of vcpu_info[0].evtchn_upcall_pending in shared_info (shared_info.cpp checks). */
+#define SHINFO_UPCALL_PENDING 0
 #define IDT_ENTRIES (VEC_UPCALL + 1)
 
 /*
@@ -29,7 +32,7 @@
  */
 #define SYS_HYPERCALL 0   /* rdi = hypercall nr, rsi,rdx,r10,r8,r9 = args 1..5 */
 #define SYS_RING0     1   /* rdi = fn, rsi,rdx,r10,r8 = fn(a1..a4) run in ring 0 */
-#define SYS_BLOCK     2   /* SCHEDOP_block with event delivery enabled */
+#define SYS_BLOCK     2   /* SCHEDOP_block with event delivery enabled; rdi = upcall count seen or -1 */
 #define SYS_COUNT     3
 
 #define HYPERCALL_STUB_SIZE 32

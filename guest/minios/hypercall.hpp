@@ -28,6 +28,9 @@ inline long event_channel_op(int cmd, void* arg) {
 inline long hvm_op(unsigned cmd, void* arg) {
     return sys::hypercall(__HYPERVISOR_hvm_op, cmd, sys::arg(arg));
 }
+inline long grant_table_op(unsigned cmd, void* uop, unsigned count) {
+    return sys::hypercall(__HYPERVISOR_grant_table_op, cmd, sys::arg(uop), count);
+}
 inline long set_timer_op(uint64_t timeout_ns) { return sys::hypercall(__HYPERVISOR_set_timer_op, timeout_ns); }
 
 }  // namespace minios::xen

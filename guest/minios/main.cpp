@@ -19,6 +19,8 @@ constexpr tests::Test kTests[] = {
     {"hello", tests::hello},   {"reboot", tests::reboot},       {"crash", tests::crash},
     {"fault", tests::fault},   {"spin", tests::spin},           {"idle", tests::idle},
     {"hcall-fuzz", tests::hcall_fuzz}, {"insn", tests::insn},   {"vmcall", tests::vmcall},
+    {"evtchn-loop", tests::evtchn_loop}, {"evtchn-hostile", tests::evtchn_hostile},
+    {"gnttab-hostile", tests::gnttab_hostile}, {"pingpong", tests::pingpong},
 };
 
 constinit const char* test_name = "?";
@@ -34,7 +36,8 @@ bool parse_done(const char* v, sched::Done* out) {
     return true;
 }
 
-// Shared info, the upcall vector and the timer VIRQ: what every Xen test needs.
+// Shared info, the upcall vector, the event-channel ABI (evtchn=2l|fifo) and the timer
+// VIRQ: what every Xen test needs.
 void xen_setup() {
     long rc = shared_info::map();
     if (rc < 0) {
@@ -43,6 +46,16 @@ void xen_setup() {
     }
     time::init();
     if ((rc = evtchn::init()) < 0) console::println("minios: HVM_PARAM_CALLBACK_IRQ failed: %ld", rc);
+    const char* abi = cmdline::get("evtchn");
+    if (abi && lib::str_eq(abi, "fifo")) {
+        // Before any port is bound, as Linux does.
+        if ((rc = evtchn::use_fifo()) < 0) {
+            console::println("minios: FIFO event channels: %ld", rc);
+            sched::finish(sched::Done::crash);
+        }
+    } else if (abi && !lib::str_eq(abi, "2l")) {
+        console::println("minios: bad evtchn=%s (2l|fifo)", abi);
+    }
     long port = evtchn::bind_virq(VIRQ_TIMER, 0);
     if (port < 0) console::println("minios: bind_virq(VIRQ_TIMER) failed: %ld", port);
     else evtchn::unmask(evtchn_port_t(port));
@@ -71,6 +84,7 @@ extern "C" [[noreturn]] void minios_main() {
     console::println("minios: booting (%s%s, cmdline \"%s\")", xen::present() ? "xen " : "no xen",
                      xen::present() ? version : "", bi.cmdline);
 
+    cmdline::parse(bi.cmdline);
     if (xen::present()) xen_setup();
     else time::init();
     console::println("minios: ram %lu KiB (top 0x%lx), clock %s, start_info 0x%lx v%u%s", bi.ram_bytes >> 10,
@@ -78,10 +92,10 @@ extern "C" [[noreturn]] void minios_main() {
                      bi.version ? "" : " (bad magic)");
     if (xen::present())
         console::println("minios: xen cpuid base 0x%x, hypercall msr 0x%x, shared_info gfn 0x%lx, upcall vector 0x%x, "
-                         "timer port %ld",
-                         xen::info.cpuid_base, xen::info.msr, shared_info::gfn(), VEC_UPCALL, tests::timer_port());
+                         "%s event channels, timer port %ld",
+                         xen::info.cpuid_base, xen::info.msr, shared_info::gfn(), VEC_UPCALL, evtchn::abi_name(),
+                         tests::timer_port());
 
-    cmdline::parse(bi.cmdline);
     const char* name = cmdline::get("test");
     test_name = name && *name ? name : "none";
     if (!parse_done(cmdline::get("on_done"), &done)) {
@@ -94,5 +108,6 @@ extern "C" [[noreturn]] void minios_main() {
             tests::pass();  // a test that returns has passed
         }
     }
-    tests::fail("unknown test (try test=hello|spin|idle|hcall-fuzz|insn|vmcall|crash|reboot|fault)");
+    tests::fail("unknown test (try test=hello|spin|idle|hcall-fuzz|insn|vmcall|crash|reboot|fault|evtchn-loop|"
+                "evtchn-hostile|gnttab-hostile|pingpong)");
 }

@@ -1,23 +1,31 @@
 #include "sched.hpp"
 
 #include "bare.hpp"
-#include "evtchn.hpp"
 #include "hypercall.hpp"
+#include "time.hpp"
 #include "xen.hpp"
-
-extern "C" {
-extern uint8_t block_window_start[], block_window_end[];
-extern uint64_t block_rsp, block_stub;
-extern volatile uint8_t block_active;
-}
 
 namespace minios::sched {
 
+namespace {
+constinit uint64_t timer_at = 0;  // the deadline armed last (0: none)
+}
+
 void block() {
-    if (xen::present()) sys::trap(SYS_BLOCK);
+    if (xen::present()) sys::trap(SYS_BLOCK, ~0ull);
+}
+
+void block_since(uint64_t seen) {
+    if (xen::present()) sys::trap(SYS_BLOCK, seen);
+}
+
+void timer_by(uint64_t abs_ns) {
+    if (timer_at > time::now_ns() && timer_at <= abs_ns) return;
+    set_timer(abs_ns);
 }
 
 long set_timer(uint64_t abs_ns) {
+    timer_at = abs_ns;
     vcpu_set_singleshot_timer t{};
     t.timeout_abs_ns = abs_ns;
     t.flags = 0;  // a deadline already past fires at once, which is what we want
@@ -42,17 +50,6 @@ void finish(Done how) {
     // (a fatal trap) there is no one left to wake us.
     if (x86::cpl() == 0) bare::halt();
     for (;;) block();
-}
-
-void abort_block(evtchn::UpcallFrame* f) {
-    if (!block_active) return;  // not from the window: a hypervisor that ignored IF=0
-    uint64_t rip = f->rip;
-    bool in_window = rip >= uint64_t(block_window_start) && rip <= uint64_t(block_window_end);
-    bool in_stub = rip >= block_stub && rip < block_stub + HYPERCALL_STUB_SIZE;
-    if (!in_window && !in_stub) return;
-    f->rip = uint64_t(block_window_end);
-    f->rsp = block_rsp;
-    f->rax = 0;
 }
 
 }  // namespace minios::sched

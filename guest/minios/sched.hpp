@@ -2,23 +2,21 @@
 #pragma once
 #include <stdint.h>
 
-namespace minios::evtchn {
-struct UpcallFrame;
-}
-
 namespace minios::sched {
 
 enum class Done { poweroff, reboot, crash, stay };
 
 // SCHEDOP_block until some event arrives (or spuriously). Xen only.
 void block();
+// Same, unless an upcall came since evtchn::upcalls() returned `seen` (read it before
+// looking for events, so one arriving between the look and the block is not slept through).
+void block_since(uint64_t seen);
 // VCPUOP_set_singleshot_timer on vCPU 0 at pvclock time `abs_ns`.
 long set_timer(uint64_t abs_ns);
+// Make sure a timer event comes by `abs_ns`: re-arms only if the one armed last is
+// already past or later than that (one hypercall per timeout, not per block).
+void timer_by(uint64_t abs_ns);
 // SCHEDOP_shutdown; without Xen, the QEMU equivalents (bare.hpp). `stay` blocks forever.
 [[noreturn]] void finish(Done how);
-
-// Ring 0, from the upcall: resume an interrupted SYS_BLOCK past its hypercall
-// (entry.S explains the race this closes).
-void abort_block(evtchn::UpcallFrame* f);
 
 }  // namespace minios::sched

@@ -1,12 +1,21 @@
 #include "shared_info.hpp"
 
+#include <stddef.h>
+
+#include "abi.h"
 #include "hypercall.hpp"
+
+// A whole page: Xen replaces the RAM frame at this gfn with shared_info. extern "C":
+// entry.S's upcall clears evtchn_upcall_pending in it.
+extern "C" {
+alignas(4096) constinit uint8_t shared_info_page[4096]{};
+}
+static_assert(offsetof(shared_info_t, vcpu_info[0].evtchn_upcall_pending) == SHINFO_UPCALL_PENDING);
 
 namespace minios::shared_info {
 namespace {
 
-// A whole page: Xen replaces the RAM frame at this gfn with shared_info.
-alignas(4096) constinit uint8_t page[4096]{};
+uint8_t* const page = shared_info_page;
 
 }  // namespace
 

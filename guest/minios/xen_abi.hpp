@@ -8,6 +8,7 @@
 #include <xen/arch-x86/hvm/start_info.h>
 #include <xen/errno.h>
 #include <xen/event_channel.h>
+#include <xen/grant_table.h>
 #include <xen/hvm/hvm_op.h>
 #include <xen/hvm/params.h>
 #include <xen/memory.h>

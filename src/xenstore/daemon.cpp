@@ -184,7 +184,7 @@ int Daemon::run() {
     std::array<epoll_event, 64> events;
     bool stop = false;
     while (!stop) {
-        auto n = loop_.wait(events, server_.has_pending_output() ? 0 : -1);
+        auto n = loop_.wait(events, server_.has_pending_work() ? 0 : -1);
         if (!n) {
             log::error("{}", n.error().message());
             return 1;

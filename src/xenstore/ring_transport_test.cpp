@@ -61,7 +61,7 @@ TEST(Ring, MessagesLargerThanTheRingAndIndexWrapAround) {
     // Start near the top of the index space, so that the free-running indexes wrap.
     auto& p = g.page();
     p.req_cons = p.req_prod = p.rsp_cons = p.rsp_prod = 0xFFFFFF00u;
-    std::string value(3000, 'v');
+    std::string value(2000, 'v');   // > the ring, < the node-size quota
     auto out = rig.exchange(g, 3, request(XS_WRITE, 1, 0, "big" + std::string(1, '\0') + value) +
                                       request(XS_READ, 2, 0, args("big")));
     ASSERT_EQ(out.size(), 2u);
@@ -152,10 +152,10 @@ TEST(Ring, OutstandingRepliesThrottleTheGuest) {
     Rig rig;
     Guest g = rig.introduce(3);
     rig.tool.write("/local/domain/3/v", std::string(200, 'v'));
-    // 100 reads, and the guest does not take the replies: once they fill the ring and 20
+    // 300 reads, and the guest does not take the replies: once they fill the ring and 20
     // more (the quota) wait, the server stops consuming requests.
     std::string reqs;
-    for (std::uint32_t i = 0; i < 100; ++i) reqs += request(XS_READ, i, 0, args("v"));
+    for (std::uint32_t i = 0; i < 300; ++i) reqs += request(XS_READ, i, 0, args("v"));
     std::size_t sent = 0;
     for (int i = 0; i < 50; ++i) {
         sent += g.put(std::string_view{reqs}.substr(sent));
@@ -166,7 +166,7 @@ TEST(Ring, OutstandingRepliesThrottleTheGuest) {
     EXPECT_LT(sent, reqs.size());
     // Once it reads, everything is answered.
     std::string rx;
-    for (int i = 0; i < 500 && sent < reqs.size(); ++i) {
+    for (int i = 0; i < 2000 && sent < reqs.size(); ++i) {
         rx += g.take();
         sent += g.put(std::string_view{reqs}.substr(sent));
         rig.kick(3);
@@ -176,8 +176,8 @@ TEST(Ring, OutstandingRepliesThrottleTheGuest) {
         rig.kick(3);
     }
     auto replies = parse_messages(rx);
-    ASSERT_EQ(replies.size(), 100u);
-    for (std::uint32_t i = 0; i < 100; ++i) EXPECT_EQ(replies[i].req_id, i);
+    ASSERT_EQ(replies.size(), 300u);
+    for (std::uint32_t i = 0; i < 300; ++i) EXPECT_EQ(replies[i].req_id, i);
 }
 
 TEST(Ring, ReconnectRequestIsAcknowledgedOnIntroduce) {

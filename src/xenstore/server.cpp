@@ -131,6 +131,11 @@ void Server::pump(Connection& c) {
             if (c.out_bytes() != before) progress = true;
         }
         if (!progress) break;
+        if (round + 1 == max_rounds) {
+            // Out of turns with work perhaps left (bytes read but not processed): no fd will
+            // wake us for it, so come back at the end of this round of the event loop.
+            ready_.push_back(c.serial());
+        }
     }
     after_io(c);
 }
@@ -239,6 +244,8 @@ void Server::fire(std::string_view path, bool exact, Perms const* perms,
 }
 
 void Server::flush() {
+    for (auto serial : std::exchange(ready_, {}))
+        if (Connection* c = find(serial); c && !c->dead) pump(*c);
     // Pumping a connection that was congested can queue output for others: go again, a few
     // times at most (what is left is written in the next round).
     for (int pass = 0; pass < 4 && !listed_.empty(); ++pass) flush_listed();

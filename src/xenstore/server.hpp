@@ -50,7 +50,8 @@ public:
     void service(Connection& c);
     // End of a round: save state, write queued output, close what must close.
     void flush();
-    bool has_pending_output() const { return !listed_.empty(); }
+    // Work is left for the next round even if no fd becomes ready.
+    bool has_pending_work() const { return !listed_.empty() || !ready_.empty(); }
 
     bool wants_read(Connection const& c) const;
     bool wants_write(Connection const& c) const;
@@ -107,6 +108,7 @@ private:
     std::uint64_t next_serial_ = 1;
     std::vector<std::uint64_t> listed_;
     std::vector<std::uint64_t> doomed_;
+    std::vector<std::uint64_t> ready_;    // ran out of turns in pump()
     IoHooks* hooks_ = nullptr;
     StateSink* sink_ = nullptr;
     bool warned_nosys_ = false;

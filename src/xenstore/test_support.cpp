@@ -59,12 +59,12 @@ std::vector<Reply> parse_messages(std::string& bytes) {
 }
 
 Client::Client(Server& s, Identity who) : server_{s}, pipe_{std::make_shared<Pipe>()} {
-    conn_ = &s.connect(std::make_unique<MemoryTransport>(pipe_), who);
+    serial_ = s.connect(std::make_unique<MemoryTransport>(pipe_), who).serial();
 }
 
 void Client::run() {
     for (int i = 0; i < 8; ++i) {
-        if (Connection* c = server_.find(conn_->serial()); c && !c->dead) server_.service(*c);
+        if (Connection* c = server_.find(serial_); c && !c->dead) server_.service(*c);
         server_.flush();
     }
     parse();
@@ -130,6 +130,7 @@ std::size_t Guest::put(std::string_view bytes) {
 std::string Guest::take() {
     auto& p = s_->page;
     std::string out;
+    if (p.rsp_prod - p.rsp_cons > XENSTORE_RING_SIZE) return out;   // a scribbled page
     while (p.rsp_cons != p.rsp_prod) {
         out.push_back(p.rsp[MASK_XENSTORE_IDX(p.rsp_cons)]);
         ++p.rsp_cons;

@@ -86,14 +86,15 @@ public:
     // Watch events received so far, as (path, token), and forget them.
     std::vector<std::pair<std::string, std::string>> events();
 
-    Connection& conn() { return *conn_; }
+    Connection* conn() { return server_.find(serial_); }   // null once the server dropped it
+    std::uint64_t serial() const { return serial_; }
     Pipe& pipe() { return *pipe_; }
 
 private:
     void parse();
     Server& server_;
     std::shared_ptr<Pipe> pipe_;
-    Connection* conn_;
+    std::uint64_t serial_;
     std::uint32_t next_req_ = 1;
     std::deque<Reply> replies_;
     std::vector<std::pair<std::string, std::string>> events_;

@@ -38,8 +38,10 @@ void idle() {
         uint64_t deadline = time::now_ns() + period;
         long rc = sched::set_timer(deadline);
         if (rc < 0) fail("VCPUOP_set_singleshot_timer: %ld", rc);
-        while (!evtchn::take(evtchn_port_t(port))) {
-            sched::block();
+        for (;;) {
+            uint64_t seen = evtchn::upcalls();  // before looking: see sched::block_since
+            if (evtchn::take(evtchn_port_t(port))) break;
+            sched::block_since(seen);
             ++blocks;
         }
         uint64_t now = time::now_ns();

@@ -35,5 +35,9 @@ void idle();
 void hcall_fuzz();
 void insn();
 void vmcall();
+void evtchn_loop();
+void evtchn_hostile();
+void gnttab_hostile();
+void pingpong();
 
 }  // namespace minios::tests

@@ -93,7 +93,7 @@ XenResult<void> unmask(Domain& d, evtchn_port_t port) {
     Vcpu* v = d.vcpu(p->vcpu);
     if (!v) return {};
     if (auto* f = d.fifo()) {
-        // FIFO: the guest cleared MASKED itself; a pending event is queued now.
+        f->clear_masked(port);
         if (f->is_pending(port)) f->set_pending(*v, port, p->priority);
         return {};
     }

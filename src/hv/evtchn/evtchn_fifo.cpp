@@ -1,5 +1,4 @@
 #include "hv/evtchn/fifo.hpp"
-#include <cstring>
 #include "hv/domain/domain.hpp"
 #include "hv/evtchn/port_ops.hpp"
 
@@ -13,6 +12,7 @@ bool test(event_word_t* w, unsigned b) { return __atomic_load_n(w, __ATOMIC_SEQ_
 Fifo::Fifo(std::uint32_t nr_vcpus) {
     for (std::uint32_t i = 0; i < nr_vcpus; ++i) vcpus_.push_back(std::make_unique<PerVcpu>());
     lost_.assign(EVTCHN_FIFO_NR_CHANNELS, false);
+    lastq_.assign(EVTCHN_FIFO_NR_CHANNELS, {0u, std::uint8_t{EVTCHN_FIFO_PRIORITY_DEFAULT}});
 }
 
 XenResult<void> Fifo::init_control(Domain& d, std::uint32_t vcpu, std::uint64_t gfn, std::uint32_t offset) {
@@ -37,7 +37,6 @@ XenResult<void> Fifo::expand_array(Domain& d, std::uint64_t gfn) {
         std::lock_guard g{mu_};
         auto n = nr_pages_.load();
         if (n >= max_pages) return xen_fail(XenErr::nospc);
-        std::memset(p, 0, 4096);
         pages_[n] = reinterpret_cast<event_word_t*>(p);
         nr_pages_ = n + 1;
         first = n * words_per_page;
@@ -87,8 +86,16 @@ void Fifo::set_pending(Vcpu& v, evtchn_port_t port, unsigned priority) {
     auto& q = pv.q[priority];
     bool linked = false;
     {
+        std::lock_guard big{link_mu_};
         std::lock_guard g{q.lock};
         if (test_and_set(w, EVTCHN_FIFO_LINKED)) return;
+        {   // Xen's old_q: a port that was its old queue's tail must not be linked to itself
+            auto& last = lastq_[port];
+            auto& oq = vcpus_[last.first]->q[last.second];
+            if (oq.tail == port) oq.tail = 0;
+            last = {v.id(), static_cast<std::uint8_t>(priority)};
+        }
+        if (q.tail == port) q.tail = 0;
         if (q.tail)
             if (auto* tw = word(q.tail)) linked = set_link(tw, port);
         if (!linked) __atomic_store_n(&pv.cb->head[priority], port, __ATOMIC_SEQ_CST);
@@ -96,6 +103,10 @@ void Fifo::set_pending(Vcpu& v, evtchn_port_t port, unsigned priority) {
     }
     if (!linked && !(__atomic_fetch_or(&pv.cb->ready, 1u << priority, __ATOMIC_SEQ_CST) & (1u << priority)))
         mark_events_pending(v);
+}
+
+void Fifo::clear_masked(evtchn_port_t port) {
+    if (auto* w = word(port)) __atomic_fetch_and(w, ~bit(EVTCHN_FIFO_MASKED), __ATOMIC_SEQ_CST);
 }
 
 void Fifo::clear_pending(evtchn_port_t port) {

@@ -29,6 +29,8 @@ public:
     void set_pending(Vcpu& v, evtchn_port_t port, unsigned priority);
     void clear_pending(evtchn_port_t port);
     [[nodiscard]] bool is_pending(evtchn_port_t port);
+    // EVTCHNOP_unmask: Xen clears MASKED itself before re-raising (Linux relies on it).
+    void clear_masked(evtchn_port_t port);
 
 private:
     struct Queue {
@@ -49,6 +51,10 @@ private:
     std::array<std::atomic<event_word_t*>, max_pages> pages_{};
     std::atomic<std::uint32_t> nr_pages_{0};
     std::vector<bool> lost_;   // raised before their word existed; replayed on expand
+    // Linking takes one lock for all queues (Xen locks the old and the new queue); lastq_ is
+    // the (vCPU, priority) queue each port was last linked on, whose tail must forget it.
+    std::mutex link_mu_;
+    std::vector<std::pair<std::uint32_t, std::uint8_t>> lastq_;
 };
 
 } // namespace kxen::hv::evtchn

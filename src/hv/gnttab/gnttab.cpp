@@ -56,8 +56,8 @@ XenResult<std::vector<std::uint64_t>> GrantTable::status_frames(unsigned nr) con
     std::shared_lock g{mu_};
     if (version_ != 2) return xen_fail(XenErr::inval);
     unsigned need = (nr_frames_ * per_frame_v2 + per_status_frame - 1) / per_status_frame;
-    if (nr < need && nr != 0) return xen_fail(XenErr::inval);
-    return std::vector<std::uint64_t>(status_gfn_.begin(), status_gfn_.begin() + std::min(nr, need));
+    if (nr > need) return xen_fail(XenErr::inval);
+    return std::vector<std::uint64_t>(status_gfn_.begin(), status_gfn_.begin() + nr);
 }
 
 XenResult<void> GrantTable::set_version(unsigned v) {

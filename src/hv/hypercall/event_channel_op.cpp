@@ -115,6 +115,12 @@ XenResult<void> reset(Caller& c, evtchn_reset_t& op) {
 
 XenResult<void> init_control(Caller& c, evtchn_init_control_t& op) {
     if (!c.dom) return xen_fail(XenErr::inval);
+    // Validate before switching ABI: a failed call must leave a 2-level guest on 2-level.
+    if (op.vcpu >= c.dom->max_vcpus()) return xen_fail(XenErr::noent);
+    if ((op.offset & 7) || op.offset > 4096 - sizeof(evtchn_fifo_control_block)) return xen_fail(XenErr::inval);
+    if (op.control_gfn >= (1ull << 40) ||
+        !c.dom->gpa_ptr((op.control_gfn << 12) + op.offset, sizeof(evtchn_fifo_control_block)))
+        return xen_fail(XenErr::inval);
     if (auto r = c.dom->use_fifo().init_control(*c.dom, op.vcpu, op.control_gfn, op.offset); !r) return r;
     op.link_bits = EVTCHN_FIFO_LINK_BITS;
     return {};
