@@ -1,6 +1,7 @@
 // kxend: the hypervisor daemon. Owns /dev/kvm and every domain; dom0 tools reach it through
 // the privcmd socket.
 #include <signal.h>
+#include <malloc.h>
 #include <sys/resource.h>
 #include <CLI/CLI.hpp>
 #include <filesystem>
@@ -34,6 +35,10 @@ int main(int argc, char** argv) {
         rl.rlim_cur = rl.rlim_max;
         ::setrlimit(RLIMIT_NOFILE, &rl);
     }
+    // Every KVM VM hooks kxend's address space (an MMU notifier per VM), so each munmap costs
+    // a call per domain. Keep malloc from returning memory to the kernel in small pieces.
+    ::mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    ::mallopt(M_TRIM_THRESHOLD, 512 << 20);
     std::error_code ec;
     std::filesystem::create_directories(opt.state_dir, ec);
     if (ec) {

@@ -143,6 +143,23 @@ TEST(Protocol, ManyRequestsInOneWriteAndSplitAcrossWrites) {
     EXPECT_EQ(c.read("/n499").body, "v");
 }
 
+TEST(Protocol, WorkLeftAfterOneTurnIsNotForgotten) {
+    // A client whose bytes trickle in: one wakeup cannot take them all, and no fd will say
+    // "readable" again for bytes already read. The server must come back by itself.
+    Server s;
+    Client c{s};
+    c.pipe().read_limit = 5;
+    std::string batch;
+    for (std::uint32_t i = 0; i < 50; ++i) batch += request(XS_READ, i, 0, args("/"));
+    c.pipe().to_server = batch;
+    s.service(*c.conn());   // the one wakeup
+    for (int i = 0; i < 1000 && s.has_pending_work(); ++i) s.flush();
+    EXPECT_FALSE(s.has_pending_work());
+    c.pipe().read_limit = SIZE_MAX;
+    std::string rx = c.pipe().from_server;
+    EXPECT_EQ(parse_messages(rx).size(), 50u);
+}
+
 TEST(Protocol, ClientThatNeverReadsIsThrottledThenDropped) {
     Config cfg;
     cfg.congested_bytes = 64 * 1024;

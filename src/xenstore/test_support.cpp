@@ -8,7 +8,7 @@ namespace kxen::xenstore::test {
 IoResult MemoryTransport::read(std::span<char> dst) {
     if (pipe_->to_server.empty())
         return pipe_->closed ? IoResult{std::unexpected(TransportError::closed)} : IoResult{0};
-    std::size_t n = std::min(dst.size(), pipe_->to_server.size());
+    std::size_t n = std::min({dst.size(), pipe_->to_server.size(), pipe_->read_limit});
     std::memcpy(dst.data(), pipe_->to_server.data(), n);
     pipe_->to_server.erase(0, n);
     return n;

@@ -20,6 +20,7 @@ struct Pipe {
     std::string from_server;
     bool closed = false;
     std::size_t write_limit = SIZE_MAX;   // how much one write() takes: slow readers
+    std::size_t read_limit = SIZE_MAX;    // how much one read() gives: dribbling writers
 };
 
 class MemoryTransport final : public Transport {

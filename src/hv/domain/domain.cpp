@@ -132,7 +132,7 @@ void Domain::console_write(std::string_view s) {
     {
         std::lock_guard g{mu_};
         console_.append(s);
-        if (console_log_) (void)!::write(console_log_.raw(), s.data(), s.size());
+        append_log(s);
     }
     cv_.notify_all();
 }
@@ -145,23 +145,27 @@ std::uint64_t Domain::console_read(std::uint64_t from, std::string& out, std::si
     return console_.read(from, out, max);
 }
 
+// The log is opened per write rather than held open: a descriptor per domain would cost a
+// third of the 20,000 a process may hold (each domain already needs its VM and vCPU fds).
+// Callers hold mu_.
+void Domain::append_log(std::string_view s) {
+    if (log_path_.empty() || s.empty()) return;
+    UniqueFd fd{::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)};
+    if (fd) (void)!::write(fd.raw(), s.data(), s.size());
+}
+
 void Domain::set_name(std::string name) {
     // As xenconsoled: <state-dir>/console/guest-<name>.log, appended across restarts.
     auto dir = std::filesystem::path(hv_->options().state_dir) / "console";
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
-    auto path = dir / ("guest-" + name + ".log");
-    UniqueFd fd{::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)};
-    if (!fd) log::warn("d{}: console log {}: {}", id_, path.string(), std::strerror(errno));
     std::lock_guard g{mu_};
+    log_path_ = dir / ("guest-" + name + ".log");
     name_ = std::move(name);
-    if (fd) {
-        // Whatever the guest printed before it had a name goes into the file too.
-        std::string early;
-        console_.read(0, early, console_.end());
-        (void)!::write(fd.raw(), early.data(), early.size());
-    }
-    console_log_ = std::move(fd);
+    // Whatever the guest printed before it had a name goes into the file too.
+    std::string early;
+    console_.read(0, early, console_.end());
+    append_log(early);
 }
 
 std::string Domain::name() const {

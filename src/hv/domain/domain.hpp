@@ -1,6 +1,7 @@
 // kxen::hv::Domain: one guest: its KVM VM, memory, vCPUs and the Xen state Xen keeps per domain.
 #pragma once
 #include <array>
+#include <filesystem>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -133,7 +134,8 @@ private:
     std::condition_variable cv_;            // state changes and console output
     std::array<std::uint64_t, HVM_NR_PARAMS> params_{};
     ConsoleBuffer console_;
-    UniqueFd console_log_;
+    std::filesystem::path log_path_;
+    void append_log(std::string_view s);
     std::string name_;
     std::vector<E820Entry> memmap_;
 };
