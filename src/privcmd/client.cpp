@@ -195,10 +195,14 @@ XenResult<std::string> Client::read_console(bool clear) {
     return s;
 }
 
-XenResult<void> Client::populate_physmap(std::uint16_t domid, std::uint64_t gfn, std::uint64_t count) {
+XenResult<std::vector<std::pair<std::uint64_t, std::uint64_t>>> Client::populate_physmap(std::uint16_t domid,
+                                                                                        std::uint64_t gfn,
+                                                                                        std::uint64_t count) {
     // 2 MiB extents where aligned, 4 KiB ones around them, as libxc's populate does.
     auto big = [&] { return gfn % 512 == 0 && count >= 512; };
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> runs;
     while (count) {
+        auto const first = gfn;
         reset();
         std::vector<xen_pfn_t> gfns;
         unsigned const order = big() ? 9 : 0;
@@ -215,8 +219,9 @@ XenResult<void> Client::populate_physmap(std::uint16_t domid, std::uint64_t gfn,
         auto n = hypercall(__HYPERVISOR_memory_op, XENMEM_populate_physmap, stage(res));
         if (n < 0) return xen_fail(static_cast<XenErr>(-n));
         if (static_cast<std::size_t>(n) != gfns.size()) return xen_fail(XenErr::nomem);
+        runs.emplace_back(first, gfn - first);
     }
-    return {};
+    return runs;
 }
 
 XenResult<void> Client::set_memory_map(std::uint16_t domid, std::span<std::uint8_t const> e820, unsigned nr) {

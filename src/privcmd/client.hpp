@@ -45,7 +45,11 @@ public:
     XenResult<std::vector<xen_domctl_getdomaininfo_t>> domain_list();
     XenResult<xen_sysctl_physinfo> physinfo();
     XenResult<std::string> read_console(bool clear);
-    XenResult<void> populate_physmap(std::uint16_t domid, std::uint64_t gfn, std::uint64_t count);
+    // Returns the ranges as populated, one per hypercall: each is contiguous in guest RAM and
+    // so can be mapped with one map_foreign.
+    XenResult<std::vector<std::pair<std::uint64_t, std::uint64_t>>> populate_physmap(std::uint16_t domid,
+                                                                                    std::uint64_t gfn,
+                                                                                    std::uint64_t count);
     XenResult<void> set_memory_map(std::uint16_t domid, std::span<std::uint8_t const> e820_bytes, unsigned nr);
     XenResult<void> set_hvm_param(std::uint16_t domid, std::uint32_t index, std::uint64_t value);
     XenResult<std::uint64_t> get_hvm_param(std::uint16_t domid, std::uint32_t index);

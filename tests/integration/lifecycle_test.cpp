@@ -124,3 +124,11 @@ TEST(Lifecycle, ListShowsDomainAndJson) {
     EXPECT_NE(j.out.find("\"name\": \"ls\""), std::string::npos) << j.out;
     EXPECT_EQ(h.kxl({"destroy", "ls"}).status, 0);
 }
+
+TEST(Lifecycle, MemorySizesThatAreNotWholeSuperpagesBoot) {
+    KXEN_REQUIRE_KVM();
+    Host h;
+    // 3 MiB is populated as a 2 MiB extent and 4 KiB ones: two runs of guest RAM.
+    ASSERT_EQ(h.create("odd", "test=hello", {"memory=3"}).status, 0);
+    EXPECT_TRUE(h.wait_console("odd", "KXEN-TEST hello PASS")) << h.console_log("odd") << h.kxend_log();
+}

@@ -30,6 +30,8 @@ fetch() {
     apt-get download xenstore-utils xen-utils-4.17 libxenstore4 libxentoolcore1 \
         >download.log 2>&1
 }
+mkdir -p "$cache" || skip "cannot create $cache"
+exec 9>"$cache/.lock" && flock 9   # one fetch at a time (release and ASan trees share it)
 if [ ! -x "$root/usr/lib/xen-4.17/bin/test-xenstore" ] || [ ! -x "$root/usr/bin/xenstore-read" ]; then
     command -v apt-get >/dev/null || skip "no apt-get to fetch xenstore-utils and xen-utils-4.17"
     if ! (fetch); then
@@ -42,6 +44,7 @@ if [ ! -x "$root/usr/lib/xen-4.17/bin/test-xenstore" ] || [ ! -x "$root/usr/bin/
         dpkg-deb -x "$deb" "$root" || skip "cannot unpack $deb"
     done
 fi
+exec 9>&-
 bin="$root/usr/bin"
 xenbin="$root/usr/lib/xen-4.17/bin"
 export LD_LIBRARY_PATH="$root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"

@@ -97,11 +97,13 @@ std::expected<std::uint16_t, std::string> create_domain(privcmd::Client& c, tool
     ForeignWriter mem;
     auto populate = [&](std::uint64_t start, std::uint64_t end) -> std::expected<void, std::string> {
         if (end <= start) return {};
-        auto gfn = start >> 12, count = (end - start) >> 12;
-        if (auto r = c.populate_physmap(*domid, gfn, count); !r) return std::unexpected(err("populate_physmap", r.error()));
-        auto m = c.map_foreign(*domid, gfn, count);
-        if (!m) return std::unexpected(err("map guest memory", m.error()));
-        mem.add(start, std::move(*m));
+        auto runs = c.populate_physmap(*domid, start >> 12, (end - start) >> 12);
+        if (!runs) return std::unexpected(err("populate_physmap", runs.error()));
+        for (auto [gfn, count] : *runs) {
+            auto m = c.map_foreign(*domid, gfn, count);
+            if (!m) return std::unexpected(err("map guest memory", m.error()));
+            mem.add(gfn << 12, std::move(*m));
+        }
         return {};
     };
     if (auto r = populate(0, layout->lowmem_end); !r) return std::unexpected(r.error());
