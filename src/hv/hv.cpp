@@ -127,9 +127,22 @@ XenResult<void> Hv::destroy_domain(DomId id) {
     {
         std::lock_guard g{mu_};
         domains_.erase(id);
+        if (auto it = names_.find(d->name()); it != names_.end() && it->second == id) names_.erase(it);
     }
     d->notify_state_change();
     log::info("d{}: destroyed", id);
+    return {};
+}
+
+XenResult<void> Hv::set_domain_name(Domain& d, std::string name) {
+    {
+        std::lock_guard g{mu_};
+        auto it = names_.find(name);
+        if (it != names_.end() && it->second != d.id()) return xen_fail(XenErr::exist);
+        if (auto old = names_.find(d.name()); old != names_.end() && old->second == d.id()) names_.erase(old);
+        names_.emplace(name, d.id());
+    }
+    d.set_name(std::move(name));
     return {};
 }
 

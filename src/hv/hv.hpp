@@ -41,6 +41,8 @@ public:
     [[nodiscard]] std::shared_ptr<Domain> lookup(DomId id) const;
     [[nodiscard]] std::vector<std::shared_ptr<Domain>> domains() const;
     XenResult<void> destroy_domain(DomId id);
+    // Names are unique among live domains (as xl keeps them); an index, not a scan.
+    XenResult<void> set_domain_name(Domain& d, std::string name);
     // dom0's event channels: ports bound by host processes over privcmd, each with an eventfd.
     [[nodiscard]] evtchn::Table& dom0_evtchns() { return dom0_evtchn_; }
 
@@ -59,6 +61,7 @@ private:
     mutable std::mutex mu_;
     std::map<DomId, std::shared_ptr<Domain>> domains_;
     DomId rover_ = 0;
+    std::map<std::string, DomId, std::less<>> names_;
     evtchn::Table dom0_evtchn_{nullptr, 0};
     std::mutex con_mu_;
     std::deque<std::string> con_;

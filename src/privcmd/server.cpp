@@ -129,9 +129,7 @@ private:
             for (char ch : name)
                 if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.')
                     return {err(XenErr::inval), {}};
-            for (auto& o : hv_->domains())
-                if (o != d && o->name() == name) return {err(XenErr::exist), {}};
-            d->set_name(std::move(name));
+            if (auto r = hv_->set_domain_name(*d, std::move(name)); !r) return {err(r.error()), {}};
             return rp;
         }
         case Op::get_name: {
