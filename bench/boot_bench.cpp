@@ -36,6 +36,7 @@ struct Options {
     int warmup = 1;
     std::string socket;   // empty: start our own kxend
     std::string kxend = KXEN_BIN_DIR "/kxend";
+    bool services = false;
     std::string kxl = KXEN_BIN_DIR "/kxl";
     std::string kernel = KXEN_GUEST;
     std::string config = KXEN_EXAMPLES "/minios.cfg";
@@ -159,6 +160,7 @@ int main(int argc, char** argv) {
     app.add_option("--warmup", o.warmup, "untimed runs per method first")->capture_default_str();
     app.add_option("--socket", o.socket, "use this running kxend instead of starting one");
     app.add_option("--kxend", o.kxend)->capture_default_str();
+    app.add_flag("--with-services", o.services, "let kxend start kxenstored/kxen-backend (if built beside it)");
     app.add_option("--kxl", o.kxl)->capture_default_str();
     app.add_option("--kernel", o.kernel, "guest ELF (both kxen and QEMU boot it)")->capture_default_str();
     app.add_option("--config", o.config, "xl.cfg for kxl")->capture_default_str();
@@ -186,7 +188,7 @@ int main(int argc, char** argv) {
     std::unique_ptr<KxendHost> host;
     std::string socket = o.socket;
     if (socket.empty()) {
-        auto h = KxendHost::start(o.kxend);
+        auto h = KxendHost::start(o.kxend, o.services);
         if (!h) {
             fmt::print(stderr, "kxen-bench-boot: {}\n", h.error());
             return 1;

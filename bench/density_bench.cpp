@@ -30,6 +30,7 @@ struct Options {
     std::string socket;
     int kxend_pid = 0;
     std::string kxend = KXEN_BIN_DIR "/kxend";
+    bool services = false;
     std::string kernel = KXEN_GUEST;
     std::string config = KXEN_EXAMPLES "/minios.cfg";
     bool skip_kxen = false, skip_bare = false, keep = false;
@@ -82,7 +83,7 @@ int run_kxen(Options& o, Curve& out) {
     std::string socket = o.socket;
     pid_t pid = o.kxend_pid;
     if (socket.empty()) {
-        auto h = KxendHost::start(o.kxend);
+        auto h = KxendHost::start(o.kxend, o.services);
         if (!h) {
             fmt::print(stderr, "kxen-bench-density: {}\n", h.error());
             return 1;
@@ -142,6 +143,7 @@ int main(int argc, char** argv) {
     app.add_option("--socket", o.socket, "use this running kxend (needs --kxend-pid)");
     app.add_option("--kxend-pid", o.kxend_pid, "pid of the kxend behind --socket");
     app.add_option("--kxend", o.kxend)->capture_default_str();
+    app.add_flag("--with-services", o.services, "let kxend start kxenstored/kxen-backend (if built beside it)");
     app.add_option("--kernel", o.kernel)->capture_default_str();
     app.add_option("--config", o.config)->capture_default_str();
     app.add_option("--max-seconds", o.kx.max_seconds, "stop creating after this long")->capture_default_str();

@@ -24,7 +24,7 @@ bool socket_answers(std::string const& path) {
     return ok;
 }
 
-auto KxendHost::start(std::string const& kxend_bin, std::vector<std::string> const& args)
+auto KxendHost::start(std::string const& kxend_bin, bool services, std::vector<std::string> const& args)
     -> std::expected<std::unique_ptr<KxendHost>, std::string> {
     std::unique_ptr<KxendHost> h{new KxendHost};
     char tmpl[] = "/tmp/kxen-bench-XXXXXX";
@@ -32,6 +32,7 @@ auto KxendHost::start(std::string const& kxend_bin, std::vector<std::string> con
     h->dir_ = tmpl;
     std::vector<std::string> argv{kxend_bin, "--socket", h->socket(), "--state-dir", h->state_dir().string(),
                                   "--log-level", "warn"};
+    if (!services) argv.push_back("--no-services");
     argv.insert(argv.end(), args.begin(), args.end());
     std::vector<char*> cargv;
     for (auto& a : argv) cargv.push_back(a.data());

@@ -12,9 +12,10 @@ namespace kxen::bench {
 
 class KxendHost {
 public:
-    // Starts `kxend_bin --socket DIR/privcmd --state-dir DIR/state --log-level warn ARGS`
-    // and waits until the socket answers.
-    static auto start(std::string const& kxend_bin, std::vector<std::string> const& args = {})
+    // Starts `kxend_bin --socket DIR/privcmd --state-dir DIR/state --log-level warn
+    // [--no-services] ARGS` and waits until the socket answers. Without `services`, kxend runs
+    // alone (no kxenstored/kxen-backend beside it): the benchmarks measure the hypervisor.
+    static auto start(std::string const& kxend_bin, bool services = false, std::vector<std::string> const& args = {})
         -> std::expected<std::unique_ptr<KxendHost>, std::string>;
     ~KxendHost();   // SIGTERM, then SIGKILL after 10 s; removes DIR unless $KXEN_BENCH_KEEP
     KxendHost(KxendHost const&) = delete;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include "common/log.hpp"
 #include "xenstore/daemon.hpp"
+#include "xenstore/privcmd_port.hpp"
 
 using namespace kxen;
 using namespace kxen::xenstore;
@@ -42,6 +43,9 @@ int main(int argc, char** argv) {
     app.add_flag("-N,--no-fork", no_fork, "accepted for Xen compatibility (never forks)");
     app.add_option("-T,--trace-file", trace_file, "accepted for Xen compatibility (ignored)");
     app.add_flag("-v,--verbose", verbose, "debug logging");
+    std::string privcmd_socket;
+    app.add_option("--privcmd", privcmd_socket,
+                   "kxend's socket, to reach guests' store rings (without it, only socket clients)");
     CLI11_PARSE(app, argc, argv);
 
     for (auto const& a : quota_args) {
@@ -60,7 +64,17 @@ int main(int argc, char** argv) {
     log::set_tag("kxenstored");
     if (verbose) log::set_min_level(log::Level::debug);
 
-    auto daemon = Daemon::create(std::move(opts), no_domain_ports());
+    // Guests' rings need kxend (foreign maps, event channels); plain socket clients do not.
+    std::optional<privcmd::Client> hv;
+    if (!privcmd_socket.empty()) {
+        auto c = privcmd::Client::connect(privcmd_socket);
+        if (!c) {
+            log::error("cannot reach kxend at {}: {}", privcmd_socket, c.error().message());
+            return 1;
+        }
+        hv.emplace(std::move(*c));
+    }
+    auto daemon = Daemon::create(std::move(opts), hv ? privcmd_domain_ports(*hv) : no_domain_ports());
     if (!daemon) {
         log::error("{}", daemon.error().message());
         return 1;
