@@ -54,7 +54,7 @@ SysResult<Reply> Client::call(Op op, std::array<std::uint64_t, 6> a, UniqueFd* f
 std::uint64_t Client::stage(void const* p, std::size_t len) {
     std::size_t off = (used_ + 15) & ~std::size_t{15};
     if (off + len > buf_.size()) off = 0;   // callers never stage more than the buffer holds
-    if (len) std::memcpy(buf_.data() + off, p, len);
+    if (len && p) std::memcpy(buf_.data() + off, p, len);   // p null: room for a result
     used_ = off + len;
     return off;
 }
@@ -290,12 +290,34 @@ XenResult<long> Client::xen_version(int cmd, void* out, std::size_t out_len) {
     return static_cast<long>(n);
 }
 
-XenResult<ForeignMap> Client::map_foreign(std::uint16_t domid, std::uint64_t gfn, std::uint64_t count) {
+XenResult<std::uint32_t> Client::shadow_op(std::uint16_t domid, std::uint32_t op, std::span<std::uint64_t> bitmap,
+                                           std::uint32_t mode) {
+    reset();
+    auto const bytes = bitmap.size_bytes();
+    if (bytes + 4096 > buf_.size()) return xen_fail(XenErr::e2big);
+    auto b = stage(nullptr, bytes);
+    xen_domctl d{};
+    d.cmd = XEN_DOMCTL_shadow_op;
+    d.domain = domid;
+    auto& so = d.u.shadow_op;
+    so.op = op;
+    so.mode = mode;
+    so.dirty_bitmap.p = reinterpret_cast<std::uint8_t*>(b);
+    so.pages = bitmap.size() * 64;
+    if (auto r = domctl_staged(d); !r) return xen_fail(r.error());
+    std::memset(bitmap.data(), 0, bytes);
+    fetch(b, bitmap.data(), std::min<std::size_t>(bytes, (so.pages + 7) / 8));
+    return so.stats.dirty_count;
+}
+
+XenResult<ForeignMap> Client::map_foreign(std::uint16_t domid, std::uint64_t gfn, std::uint64_t count,
+                                          bool readonly) {
     UniqueFd ram;
-    auto r = call(Op::map_foreign, {domid, gfn, count, 0, 0, 0}, &ram);
+    auto r = call(Op::map_foreign, {domid, gfn, count, readonly ? 1u : 0u, 0, 0}, &ram);
     if (auto c = check(r); !c) return xen_fail(c.error());
     if (!ram) return xen_fail(XenErr::io);
-    auto m = Mapping::shared(ram.raw(), count * 4096, static_cast<off_t>(r->val[0]));
+    auto m = Mapping::shared(ram.raw(), count * 4096, static_cast<off_t>(r->val[0]),
+                             readonly ? PROT_READ : PROT_READ | PROT_WRITE);
     if (!m) return xen_fail(XenErr::nomem);
     return ForeignMap{std::move(*m)};
 }

@@ -58,7 +58,15 @@ public:
     XenResult<long> xen_version(int cmd, void* out = nullptr, std::size_t out_len = 0);
 
     // kxen operations beyond Xen's hypercalls.
-    XenResult<ForeignMap> map_foreign(std::uint16_t domid, std::uint64_t gfn, std::uint64_t count);
+    // `readonly` maps PROT_READ and tells kxend the pages are not written (log-dirty need not
+    // count them).
+    // Log-dirty (XEN_DOMCTL_shadow_op): OFF, ENABLE_LOGDIRTY, or CLEAN/PEEK into `bitmap` (one
+    // bit per gfn, at most 4 GiB of guest per call with the default buffer). Returns the
+    // number of dirty pages for CLEAN/PEEK.
+    XenResult<std::uint32_t> shadow_op(std::uint16_t domid, std::uint32_t op, std::span<std::uint64_t> bitmap = {},
+                                       std::uint32_t mode = 0);
+    XenResult<ForeignMap> map_foreign(std::uint16_t domid, std::uint64_t gfn, std::uint64_t count,
+                                      bool readonly = false);
     // Bytes of console_io output from `pos`; waits up to wait_ms for some. Updates pos.
     XenResult<std::string> console_read(std::uint16_t domid, std::uint64_t& pos, int wait_ms);
     // Waits until the domain's state changes (shutdown, crash, pause, destroy). -ESRCH once gone.

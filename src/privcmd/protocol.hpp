@@ -15,7 +15,7 @@ inline constexpr char const* default_socket = "/run/kxen/privcmd";
 enum class Op : std::uint32_t {
     hello = 1,         // fd: the buffer memfd; a0 = its size. val0 = protocol version
     hypercall = 2,     // a0 = hypercall number, a1..a5 = its arguments
-    map_foreign = 3,   // a0 = domid, a1 = first gfn, a2 = count. fd: guest RAM; val0 = offset in it
+    map_foreign = 3,   // a0 = domid, a1 = first gfn, a2 = count, a3 = 1: read-only. fd: guest RAM; val0 = offset in it
     console_read = 4,  // a0 = domid, a1 = from position, a2 = buffer offset, a3 = max bytes,
                        // a4 = wait ms. ret = bytes; val0 = next position
     domain_wait = 5,   // a0 = domid, a1 = last seen sequence, a2 = wait ms. val0 = sequence now

@@ -99,6 +99,11 @@ private:
             if (!off) return {err(XenErr::inval), {}};
             rp.val[0] = *off;
             out_fd = hv_->pool().fd();
+            // dom0 writes through the mapping where kxend cannot see: a ring page (store,
+            // console) is logged in every round; a big mapping (the builder's) once, now.
+            if (rq.a[3] == 1) return rp;
+            if (rq.a[2] <= 4) for (std::uint64_t i = 0; i < rq.a[2]; ++i) d->hold_page(rq.a[1] + i);
+            else d->mark_dirty(rq.a[1] << 12, rq.a[2] << 12);
             return rp;
         }
         case Op::console_read: {
@@ -210,6 +215,7 @@ private:
             d->gnttab().release(ref, !readonly);
             return {GNTST_bad_page, {}};
         }
+        if (!readonly) d->hold_page(acc->gfn);   // a backend writes it whenever it likes
         // Maptrack: the entry keeps the granting domain, and so its pages, alive until unmap.
         maps_.push_back(MapEntry{d, ref, readonly});
         out_fd = hv_->pool().fd();

@@ -67,6 +67,12 @@ public:
 
     // Guest physical memory, bounds-checked: null unless [gpa, gpa+len) is RAM.
     [[nodiscard]] std::byte* gpa_ptr(std::uint64_t gpa, std::uint64_t len) { return p2m_.host(gpa, len); }
+    // kxend wrote [gpa, gpa+len): log it for migration (after the write, so no round misses it).
+    void mark_dirty(std::uint64_t gpa, std::uint64_t len) {
+        if (len) p2m_.mark_dirty(Gfn{gpa >> 12}, ((gpa + len - 1) >> 12) - (gpa >> 12) + 1);
+    }
+    // A page kxend keeps a pointer to and writes whenever it likes: logged in every round.
+    void hold_page(std::uint64_t gfn) { p2m_.hold(Gfn{gfn}); }
 
     [[nodiscard]] shared_info* shinfo() const { return shared_info_.load(); }
     void map_shared_info(shared_info* p, std::uint64_t gfn);

@@ -1,6 +1,8 @@
 // HYPERVISOR_domctl (public/domctl.h): what the toolstack does to a domain. dom0 only.
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
+#include <vector>
 #include <xen/domctl.h>
 #include <xen/hvm/hvm_vcpu.h>
 #include "common/log.hpp"
@@ -81,6 +83,46 @@ XenResult<void> getvcpuinfo(Domain& d, xen_domctl& op) {
     return {};
 }
 
+// Log-dirty for migration (Xen's paging_domctl, log-dirty part). There are no shadow page
+// tables here: ENABLE without LOG_DIRTY and the allocation calls succeed and do nothing.
+XenResult<void> shadow_op(Caller& c, Domain& d, xen_domctl& op) {
+    auto& so = op.u.shadow_op;
+    auto& p2m = d.p2m();
+    switch (so.op) {
+    case XEN_DOMCTL_SHADOW_OP_OFF: p2m.log_dirty_disable(); return {};
+    case XEN_DOMCTL_SHADOW_OP_ENABLE_TEST: return {};
+    case XEN_DOMCTL_SHADOW_OP_ENABLE:
+        if (so.mode & ~static_cast<std::uint32_t>(XEN_DOMCTL_SHADOW_ENABLE_LOG_DIRTY | XEN_DOMCTL_SHADOW_ENABLE_REFCOUNT |
+                                                  XEN_DOMCTL_SHADOW_ENABLE_TRANSLATE | XEN_DOMCTL_SHADOW_ENABLE_EXTERNAL))
+            return xen_fail(XenErr::inval);
+        if (!(so.mode & XEN_DOMCTL_SHADOW_ENABLE_LOG_DIRTY)) return {};
+        [[fallthrough]];
+    case XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY:
+        if (auto r = p2m.log_dirty_enable(); !r) return xen_fail(r.error().err == EBUSY ? XenErr::busy : XenErr::nomem);
+        return {};
+    case XEN_DOMCTL_SHADOW_OP_CLEAN:
+    case XEN_DOMCTL_SHADOW_OP_PEEK: {
+        if (!p2m.log_dirty()) return xen_fail(XenErr::inval);
+        // As Xen, the bitmap covers at most the guest's physmap.
+        std::uint64_t const pages = std::min<std::uint64_t>(so.pages, p2m.max_gfn());
+        std::vector<std::uint64_t> bits((pages + 63) / 64);
+        auto n = p2m.log_dirty_read(bits, so.op == XEN_DOMCTL_SHADOW_OP_CLEAN);
+        if (!n) return xen_fail(XenErr::io);
+        // Bits past `pages` in the last word belong to the caller's buffer only up to `pages`.
+        if (pages % 64) bits.back() &= (1ull << (pages % 64)) - 1;
+        if (pages && !c.mem.write(handle_addr(so.dirty_bitmap), bits.data(), (pages + 7) / 8))
+            return xen_fail(XenErr::fault);
+        so.pages = pages;
+        so.stats.fault_count = 0;
+        so.stats.dirty_count = static_cast<std::uint32_t>(std::min<std::uint64_t>(*n, UINT32_MAX));
+        return {};
+    }
+    case XEN_DOMCTL_SHADOW_OP_GET_ALLOCATION: so.mb = 0; return {};
+    case XEN_DOMCTL_SHADOW_OP_SET_ALLOCATION: return {};
+    default: return xen_fail(XenErr::inval);
+    }
+}
+
 XenResult<void> dispatch(Caller& c, xen_domctl& op) {
     if (op.cmd == XEN_DOMCTL_createdomain) return createdomain(c, op);
     if (op.cmd == XEN_DOMCTL_getdomaininfo) return getdomaininfo(c, op);
@@ -109,6 +151,7 @@ XenResult<void> dispatch(Caller& c, xen_domctl& op) {
         std::memcpy(d->handle, op.u.setdomainhandle.handle, sizeof d->handle);
         return {};
     case XEN_DOMCTL_settimeoffset: return {};
+    case XEN_DOMCTL_shadow_op: return shadow_op(c, *d, op);
     default: return xen_fail(XenErr::nosys);
     }
 }

@@ -25,6 +25,7 @@ XenResult<void> Fifo::init_control(Domain& d, std::uint32_t vcpu, std::uint64_t 
     std::lock_guard g{mu_};
     if (vcpus_[vcpu]->cb) return xen_fail(XenErr::inval);   // once per vCPU, as Xen
     vcpus_[vcpu]->cb = reinterpret_cast<evtchn_fifo_control_block*>(p);
+    d.hold_page(gfn);
     return {};
 }
 
@@ -38,6 +39,7 @@ XenResult<void> Fifo::expand_array(Domain& d, std::uint64_t gfn) {
         auto n = nr_pages_.load();
         if (n >= max_pages) return xen_fail(XenErr::nospc);
         pages_[n] = reinterpret_cast<event_word_t*>(p);
+        d.hold_page(gfn);
         nr_pages_ = n + 1;
         first = n * words_per_page;
     }

@@ -18,6 +18,7 @@ struct Side {
     std::shared_ptr<Domain> dom;     // keeps the pages alive while we copy
     std::byte* host = nullptr;       // guest RAM
     std::uint64_t buf_addr = 0;      // dom0: offset in the caller's buffer
+    std::uint64_t gpa = 0;           // where host points, in dom's physmap
     bool grant = false;
     std::uint32_t ref = 0;
     bool write = false;
@@ -36,7 +37,8 @@ std::int16_t resolve(Caller& c, gnttab_copy_t::gnttab_copy_ptr const& p, bool is
         s.grant = true;
         s.ref = p.u.ref;
         if (p.offset < acc->offset || p.offset + len > acc->offset + acc->length) return GNTST_general_error;
-        s.host = s.dom->gpa_ptr((acc->gfn << 12) + p.offset, len);
+        s.gpa = (acc->gfn << 12) + p.offset;
+        s.host = s.dom->gpa_ptr(s.gpa, len);
         return s.host ? GNTST_okay : GNTST_bad_page;
     }
     // A frame of the caller's own: its RAM, or for dom0 a page of its privcmd buffer.
@@ -47,7 +49,8 @@ std::int16_t resolve(Caller& c, gnttab_copy_t::gnttab_copy_ptr const& p, bool is
         return GNTST_okay;
     }
     s.dom = c.dom->shared_from_this();
-    s.host = c.dom->gpa_ptr((p.u.gmfn << 12) + p.offset, len);
+    s.gpa = (p.u.gmfn << 12) + p.offset;
+    s.host = c.dom->gpa_ptr(s.gpa, len);
     return s.host ? GNTST_okay : GNTST_bad_page;
 }
 
@@ -64,6 +67,7 @@ std::int16_t copy_one(Caller& c, gnttab_copy_t const& op) {
         std::byte tmp[4096];
         bool ok = src.host ? (std::memcpy(tmp, src.host, op.len), true) : c.mem.read(src.buf_addr, tmp, op.len);
         if (ok) ok = dst.host ? (std::memcpy(dst.host, tmp, op.len), true) : c.mem.write(dst.buf_addr, tmp, op.len);
+        if (ok && dst.host) dst.dom->mark_dirty(dst.gpa, op.len);
         if (!ok) st = GNTST_bad_page;
     }
     release(src);

@@ -66,6 +66,7 @@ long add_to_physmap(Caller& c, std::uint64_t arg) {
             if (!p) return xen_ret(XenErr::nomem);
         }
         std::memset(p, 0, 4096);
+        (*d)->hold_page(op->gpfn);
         auto* s = reinterpret_cast<shared_info*>(p);
         (*d)->map_shared_info(s, op->gpfn);
         for (std::uint32_t i = 0; i < (*d)->max_vcpus(); ++i)
@@ -85,6 +86,7 @@ long add_to_physmap(Caller& c, std::uint64_t arg) {
             if (!p) return xen_ret(XenErr::nomem);
         }
         if (auto r = (*d)->gnttab().map_frame(idx, status, p, op->gpfn); !r) return xen_ret(r.error());
+        (*d)->hold_page(op->gpfn);
         return 0;
     }
     default: return xen_ret(XenErr::inval);

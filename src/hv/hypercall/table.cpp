@@ -60,6 +60,7 @@ bool write_hypercall_page(Domain& d, std::uint64_t gpa) {
         s[7] = 0xc3;
         for (unsigned i = 8; i < 32; ++i) s[i] = 0xcc;   // int3 padding
     }
+    d.mark_dirty(gpa & ~0xfffull, 4096);
     return true;
 }
 

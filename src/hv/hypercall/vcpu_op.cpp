@@ -22,6 +22,7 @@ long register_vcpu_info(Caller& c, Vcpu& v, std::uint64_t arg) {
     auto* p = c.dom->gpa_ptr((op->mfn << 12) + op->offset, sizeof(vcpu_info));
     if (!p) return xen_ret(XenErr::inval);
     // Xen copies the current contents of the shared_info slot into the new area.
+    c.dom->hold_page(op->mfn);
     auto* area = reinterpret_cast<vcpu_info*>(p);
     if (auto* old = v.info()) std::memcpy(area, old, sizeof(vcpu_info));
     else std::memset(area, 0, sizeof(vcpu_info));

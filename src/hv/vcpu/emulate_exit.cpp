@@ -31,8 +31,10 @@ public:
             std::uint64_t d;
             std::memcpy(&d, desired, 8);
             // SAFETY: p is 8-byte aligned (gva alignment == gpa alignment) guest RAM.
-            return __atomic_compare_exchange_n(reinterpret_cast<std::uint64_t*>(p), e, d, false,
-                                               __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+            bool ok = __atomic_compare_exchange_n(reinterpret_cast<std::uint64_t*>(p), e, d, false,
+                                                  __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+            if (ok) v_->domain().mark_dirty(*gpa, len);
+            return ok;
         }
         if (len == 16) {
             unsigned __int128 e, d;
@@ -41,6 +43,7 @@ public:
             // SAFETY: 16-byte aligned guest RAM; the host has cmpxchg16b (x86-64-v2 and later).
             bool ok = __sync_bool_compare_and_swap(reinterpret_cast<unsigned __int128*>(p), e, d);
             if (!ok) std::memcpy(expected, p, 16);
+            else v_->domain().mark_dirty(*gpa, len);
             return ok;
         }
         return Env::cmpxchg(gva, expected, desired, len);

@@ -103,6 +103,7 @@ bool GuestVirt::write(std::uint64_t gva, void const* src, std::size_t len) {
         auto* p = v_->domain().gpa_ptr(*gpa, chunk);
         if (!p) return false;
         std::memcpy(p, in, chunk);
+        v_->domain().mark_dirty(*gpa, chunk);
         in += chunk; gva += chunk; len -= chunk;
     }
     return true;
