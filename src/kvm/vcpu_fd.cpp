@@ -27,6 +27,18 @@ SysResult<bool> VcpuFd::run() {
     return sys_fail("KVM_RUN");
 }
 
+SysResult<void> VcpuFd::complete_pending() const {
+    __atomic_store_n(&run_->immediate_exit, 1, __ATOMIC_RELEASE);
+    int r = ::ioctl(fd_.raw(), KVM_RUN, 0);
+    int e = errno;
+    __atomic_store_n(&run_->immediate_exit, 0, __ATOMIC_RELEASE);
+    if (r < 0 && e != EINTR && e != EAGAIN) {
+        errno = e;
+        return sys_fail("KVM_RUN (complete)");
+    }
+    return {};
+}
+
 namespace {
 template <typename T> SysResult<T> get(int fd, unsigned long req, char const* what) {
     T t{};

@@ -27,6 +27,9 @@ public:
     // Say that regs() was changed and must be loaded on the next KVM_RUN.
     void regs_dirty() const { run_->kvm_dirty_regs |= KVM_SYNC_X86_REGS; }
 
+    // Finish the instruction of the last exit (port I/O, MMIO, MSR access) without running the
+    // guest: until then the registers are not the guest's state after it (KVM's api.rst).
+    SysResult<void> complete_pending() const;
     SysResult<kvm_sregs> get_sregs() const;
     SysResult<void> set_sregs(kvm_sregs const& s) const;
     SysResult<kvm_fpu> get_fpu() const;

@@ -53,7 +53,7 @@ SysResult<Reply> Client::call(Op op, std::array<std::uint64_t, 6> a, UniqueFd* f
 
 std::uint64_t Client::stage(void const* p, std::size_t len) {
     std::size_t off = (used_ + 15) & ~std::size_t{15};
-    if (off + len > buf_.size()) off = 0;   // callers never stage more than the buffer holds
+    if (off + len > buf_.size()) off = 16;   // callers never stage more than the buffer holds
     if (len && p) std::memcpy(buf_.data() + off, p, len);   // p null: room for a result
     used_ = off + len;
     return off;
@@ -309,6 +309,36 @@ XenResult<std::uint32_t> Client::shadow_op(std::uint16_t domid, std::uint32_t op
     fetch(b, bitmap.data(), std::min<std::size_t>(bytes, (so.pages + 7) / 8));
     return so.stats.dirty_count;
 }
+
+XenResult<std::vector<std::uint8_t>> Client::get_hvm_context(std::uint16_t domid) {
+    xen_domctl op{};
+    op.cmd = XEN_DOMCTL_gethvmcontext;
+    op.domain = domid;
+    if (auto r = domctl(op); !r) return xen_fail(r.error());
+    auto size = op.u.hvmcontext.size;
+    if (size + 4096 > buf_.size()) return xen_fail(XenErr::e2big);
+    reset();
+    auto b = stage(nullptr, size);
+    op.u.hvmcontext.buffer.p = reinterpret_cast<std::uint8_t*>(b);
+    if (auto r = domctl_staged(op); !r) return xen_fail(r.error());
+    std::vector<std::uint8_t> out(op.u.hvmcontext.size);
+    fetch(b, out.data(), out.size());
+    return out;
+}
+
+XenResult<void> Client::set_hvm_context(std::uint16_t domid, std::span<std::uint8_t const> blob) {
+    if (blob.size() + 4096 > buf_.size()) return xen_fail(XenErr::e2big);
+    reset();
+    auto b = stage(blob.data(), blob.size());
+    xen_domctl op{};
+    op.cmd = XEN_DOMCTL_sethvmcontext;
+    op.domain = domid;
+    op.u.hvmcontext.size = static_cast<std::uint32_t>(blob.size());
+    op.u.hvmcontext.buffer.p = reinterpret_cast<std::uint8_t*>(b);
+    return domctl_staged(op);
+}
+
+XenResult<void> Client::resume_domain(std::uint16_t d) { return simple(*this, XEN_DOMCTL_resumedomain, d); }
 
 XenResult<ForeignMap> Client::map_foreign(std::uint16_t domid, std::uint64_t gfn, std::uint64_t count,
                                           bool readonly) {

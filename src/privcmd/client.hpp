@@ -65,6 +65,11 @@ public:
     // number of dirty pages for CLEAN/PEEK.
     XenResult<std::uint32_t> shadow_op(std::uint16_t domid, std::uint32_t op, std::span<std::uint64_t> bitmap = {},
                                        std::uint32_t mode = 0);
+    // The domain's HVM save records (XEN_DOMCTL_gethvmcontext), and loading them back.
+    XenResult<std::vector<std::uint8_t>> get_hvm_context(std::uint16_t domid);
+    XenResult<void> set_hvm_context(std::uint16_t domid, std::span<std::uint8_t const> blob);
+    // XEN_DOMCTL_resumedomain: a suspended domain runs on.
+    XenResult<void> resume_domain(std::uint16_t domid);
     XenResult<ForeignMap> map_foreign(std::uint16_t domid, std::uint64_t gfn, std::uint64_t count,
                                       bool readonly = false);
     // Bytes of console_io output from `pos`; waits up to wait_ms for some. Updates pos.
@@ -111,11 +116,12 @@ private:
     std::uint64_t stage(void const* p, std::size_t len);
     template <typename T> std::uint64_t stage(T const& t) { return stage(&t, sizeof t); }
     void fetch(std::uint64_t off, void* p, std::size_t len) { std::memcpy(p, buf_.data() + off, len); }
-    void reset() { used_ = 0; }
+    // Offset 0 is never handed out: kxend reads a handle of 0 as NULL (a size query).
+    void reset() { used_ = 16; }
 
     UniqueFd fd_;
     Mapping buf_;
-    std::size_t used_ = 0;
+    std::size_t used_ = 16;
 };
 
 // Xen error values as text, for messages (XenErr::srch -> "No such process").

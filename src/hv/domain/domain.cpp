@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <chrono>
 #include <cstring>
+#include <thread>
 #include <filesystem>
 #include <xen/sched.h>
 #include "common/log.hpp"
@@ -89,6 +91,28 @@ void Domain::shutdown(unsigned reason) {
               : reason == SHUTDOWN_watchdog ? "watchdog" : "other");
     for (auto& v : vcpus_) hv_->sched().kick(*v);
     notify_state_change();
+}
+
+XenResult<void> Domain::resume() {
+    if (!is_shutdown() || shutdown_code_.load() != SHUTDOWN_suspend) return xen_fail(XenErr::inval);
+    shutdown_code_ = 0;
+    is_shutdown_.store(false);
+    log::info("d{}: resumed", id_);
+    for (auto& v : vcpus_) hv_->sched().wake(*v);
+    notify_state_change();
+    return {};
+}
+
+bool Domain::wait_stopped(int timeout_ms) {
+    for (auto& v : vcpus_) hv_->sched().kick(*v);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (true) {
+        bool any = false;
+        for (auto& v : vcpus_) any |= v->running.load();
+        if (!any) return true;
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
 }
 
 void Domain::crash(std::string const& why) {

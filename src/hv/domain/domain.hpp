@@ -83,6 +83,11 @@ public:
     void unpause();
     [[nodiscard]] bool paused() const { return pause_count_.load() > 0; }
     void shutdown(unsigned reason);
+    // XEN_DOMCTL_resumedomain: a suspended domain runs on (a cancelled save, a failed migration).
+    XenResult<void> resume();
+    // Kick every vCPU out of guest mode and wait until none runs: what a paused or shut-down
+    // domain needs before its state is read. false: a vCPU did not stop in time.
+    bool wait_stopped(int timeout_ms = 2000);
     void crash(std::string const& why);
     [[nodiscard]] bool is_shutdown() const { return is_shutdown_.load(); }
     [[nodiscard]] unsigned shutdown_code() const { return shutdown_code_.load(); }

@@ -8,6 +8,7 @@
 #include "common/log.hpp"
 #include "hv/domain/domain.hpp"
 #include "hv/domctl/domain_info.hpp"
+#include "hv/domctl/hvm_context.hpp"
 #include "hv/hv.hpp"
 #include "hv/hypercall/hypercall.hpp"
 
@@ -123,6 +124,29 @@ XenResult<void> shadow_op(Caller& c, Domain& d, xen_domctl& op) {
     }
 }
 
+XenResult<void> gethvmcontext(Caller& c, Domain& d, xen_domctl& op) {
+    auto& hc = op.u.hvmcontext;
+    auto blob = save_hvm_context(d);
+    if (!blob) return xen_fail(blob.error());
+    auto const size = static_cast<std::uint32_t>(blob->size());
+    if (handle_addr(hc.buffer) == 0) {   // as Xen: a null buffer asks for the size
+        hc.size = size;
+        return {};
+    }
+    if (hc.size < size) return xen_fail(XenErr::nospc);
+    if (!c.mem.write(handle_addr(hc.buffer), blob->data(), size)) return xen_fail(XenErr::fault);
+    hc.size = size;
+    return {};
+}
+
+XenResult<void> sethvmcontext(Caller& c, Domain& d, xen_domctl& op) {
+    auto& hc = op.u.hvmcontext;
+    if (hc.size == 0 || hc.size > (1u << 20)) return xen_fail(XenErr::inval);
+    std::vector<std::uint8_t> blob(hc.size);
+    if (!c.mem.read(handle_addr(hc.buffer), blob.data(), blob.size())) return xen_fail(XenErr::fault);
+    return load_hvm_context(d, blob);
+}
+
 XenResult<void> dispatch(Caller& c, xen_domctl& op) {
     if (op.cmd == XEN_DOMCTL_createdomain) return createdomain(c, op);
     if (op.cmd == XEN_DOMCTL_getdomaininfo) return getdomaininfo(c, op);
@@ -130,7 +154,10 @@ XenResult<void> dispatch(Caller& c, xen_domctl& op) {
     if (!d) return xen_fail(XenErr::srch);
     switch (op.cmd) {
     case XEN_DOMCTL_destroydomain: return c.hv.destroy_domain(op.domain);
-    case XEN_DOMCTL_pausedomain: d->pause(); return {};
+    case XEN_DOMCTL_pausedomain:
+        // As Xen's domain_pause: when it returns, no vCPU of the domain runs.
+        d->pause();
+        return d->wait_stopped() ? XenResult<void>{} : xen_fail(XenErr::busy);
     case XEN_DOMCTL_unpausedomain:
         if (!d->paused()) return xen_fail(XenErr::inval);
         d->unpause();
@@ -152,6 +179,9 @@ XenResult<void> dispatch(Caller& c, xen_domctl& op) {
         return {};
     case XEN_DOMCTL_settimeoffset: return {};
     case XEN_DOMCTL_shadow_op: return shadow_op(c, *d, op);
+    case XEN_DOMCTL_gethvmcontext: return gethvmcontext(c, *d, op);
+    case XEN_DOMCTL_sethvmcontext: return sethvmcontext(c, *d, op);
+    case XEN_DOMCTL_resumedomain: return d->resume();
     default: return xen_fail(XenErr::nosys);
     }
 }

@@ -171,6 +171,15 @@ void run_vcpu(Vcpu& v) {
         v.same_rip_kicks = 0;
         if (!handle_exit(v)) break;
     }
+    switch (v.fd().run_state().exit_reason) {
+    case KVM_EXIT_IO: case KVM_EXIT_MMIO: case KVM_EXIT_X86_RDMSR: case KVM_EXIT_X86_WRMSR:
+        // Leave the registers as the guest's state after the instruction: a save, a
+        // getvcpucontext or a suspend must not see it half done.
+        if (vcpu_runnable(v) && !v.yield) break;
+        (void)v.fd().complete_pending();
+        break;
+    default: break;
+    }
     int next = !v.up ? RUNSTATE_offline : v.blocked ? RUNSTATE_blocked : RUNSTATE_runnable;
     set_runstate(v, next, clock.system_time());
 }

@@ -7,6 +7,7 @@
 #include <xen/xen.h>
 #include <xen/vcpu.h>
 #include <xen/hvm/hvm_vcpu.h>
+#include <xen/hvm/save.h>
 #include "common/xen_err.hpp"
 #include "kvm/vcpu_fd.hpp"
 
@@ -29,6 +30,10 @@ public:
 
     // Load a Xen HVM initial state (public/hvm/hvm_vcpu.h) into the KVM vCPU.
     XenResult<void> load_hvm_context(vcpu_hvm_context_t const& ctx);
+    // The vCPU as Xen's save record (public/arch-x86/hvm/save.h, CPU), and back. The vCPU
+    // must not be running.
+    XenResult<void> save_hw_cpu(hvm_hw_cpu& out);
+    XenResult<void> load_hw_cpu(hvm_hw_cpu const& in);
 
     // Scheduler state. `up` is VCPUOP_up/down; `blocked` is SCHEDOP_block/HLT/poll.
     std::atomic<bool> up{false};
