@@ -252,6 +252,7 @@ TEST(StreamRoundTrip, WriterRefusesBadRecords) {
     EXPECT_FALSE(w.hvm_context({}));
     EXPECT_FALSE(w.cpuid_policy({}));
     EXPECT_FALSE(w.header({.version = 4}));
+    EXPECT_FALSE(w.header({.type = DomainType::x86_pv}));
     EXPECT_FALSE(l.emulator_context(EmulatorId(3), 0, {}));
     EXPECT_FALSE(l.emulator_xenstore_data({EmulatorId::qemu_upstream, 0, {{"/abs", "x"}}}));
     EXPECT_FALSE(l.checkpoint_state(3));

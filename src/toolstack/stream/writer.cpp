@@ -131,8 +131,9 @@ StreamResult<void> LibxcWriter::header(LibxcHeader const& hdr) {
     std::uint64_t start = out_->offset();
     if (hdr.version < 2 || hdr.version > 3)
         return stream_fail("libxc", "image header", start, "version {} is not 2 or 3", hdr.version);
-    if (hdr.type != DomainType::x86_hvm && hdr.type != DomainType::x86_pv)
-        return stream_fail("libxc", "domain header", start, "domain type {} is not x86 PV or HVM",
+    // PVH domains are saved as x86 HVM, as Xen does; PV streams need records this writer lacks.
+    if (hdr.type != DomainType::x86_hvm)
+        return stream_fail("libxc", "domain header", start, "domain type {} is not x86 HVM",
                            std::uint32_t(hdr.type));
     if (hdr.page_shift != 12)
         return stream_fail("libxc", "domain header", start, "page shift {} is not 12", hdr.page_shift);
