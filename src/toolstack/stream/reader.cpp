@@ -1,5 +1,7 @@
 #include "toolstack/stream/reader.hpp"
 
+#include "toolstack/stream/hvm_context.hpp"
+
 #include <algorithm>
 #include <array>
 
@@ -263,6 +265,8 @@ StreamResult<LibxcRecord> LibxcReader::next() {
     case LibxcType::hvm_context:
         if (rec.length == 0) return bad("empty HVM context");
         if (hvm_context_) return bad("a second HVM_CONTEXT record in one checkpoint");
+        if (opts_.check_hvm_context)
+            if (auto e = parse_hvm_context(body, rec.offset + 8); !e) return std::unexpected(e.error());
         hvm_context_ = hvm_context_ever_ = true;
         return HvmContextRecord{std::move(rec.body)};
 

@@ -32,6 +32,9 @@ struct ReadOptions {
     // and libxl CHECKPOINT_STATE are allowed. A save file or a plain migration has none, and
     // Xen's restore refuses them there.
     bool checkpointed = false;
+    // HVM_CONTEXT blobs are checked with parse_hvm_context() (hvm_context.hpp), so that a
+    // corrupt context is refused with its stream offset rather than by sethvmcontext later.
+    bool check_hvm_context = true;
 };
 
 class LibxcReader {

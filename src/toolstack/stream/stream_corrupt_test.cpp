@@ -272,6 +272,15 @@ TEST(StreamCorrupt, LibxlRecordRules) {
                "libxl END record at offset 128: END inside a checkpoint, before CHECKPOINT_END");
 }
 
+TEST(StreamCorrupt, HvmContextCheckedInTheStream) {
+    auto blob = context_blob();
+    blob[8] = 0;   // HEADER magic
+    Hand h = with_static_end();
+    h.rec(0x09, blob).rec(0, B{});
+    EXPECT_MSG(libxc_error(h), "hvm context HEADER entry (instance 0) at offset 56: magic 0x54381200 is not 0x54381286");
+    EXPECT_EQ(libxc_error(h, {.check_hvm_context = false}), "accepted");
+}
+
 TEST(StreamCorrupt, DataAfterTheEnd) {
     auto sample = build_sample_stream({.pages = 1, .vcpus = 1});
     ASSERT_TRUE(sample);
@@ -316,7 +325,8 @@ TEST(StreamCorrupt, EveryByteFlipped) {
             }
             ++refused;
             auto const& e = r.error();
-            ASSERT_TRUE(e.layer == "xl" || e.layer == "libxl" || e.layer == "libxc") << e.message();
+            ASSERT_TRUE(e.layer == "xl" || e.layer == "libxl" || e.layer == "libxc" ||
+                        e.layer == "hvm context") << e.message();
             ASSERT_FALSE(e.what.empty());
             ASSERT_FALSE(e.detail.empty());
             ASSERT_LE(e.offset, sample->size());
