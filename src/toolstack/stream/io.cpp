@@ -31,6 +31,7 @@ ByteSink vector_sink(std::vector<std::byte>& out) {
 
 std::expected<std::size_t, std::string> MemorySource::read(std::span<std::byte> buf) {
     std::size_t n = std::min(buf.size(), data_.size() - pos_);
+    if (n == 0) return 0;   // an empty span's data() may be null, which memcpy must not see
     std::memcpy(buf.data(), data_.data() + pos_, n);
     pos_ += n;
     return n;
