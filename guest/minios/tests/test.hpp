@@ -39,5 +39,6 @@ void evtchn_loop();
 void evtchn_hostile();
 void gnttab_hostile();
 void pingpong();
+void dirty();
 
 }  // namespace minios::tests
