@@ -23,6 +23,7 @@ enum class XenErr : int {
     nodev = 19,
     inval = 22,
     nfile = 23,
+    mfile = 24,
     nospc = 28,
     range = 34,
     nosys = 38,

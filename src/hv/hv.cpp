@@ -66,7 +66,7 @@ XenResult<std::shared_ptr<Domain>> Hv::create_domain(DomId want, xen_domain_hand
     auto vm = kvm::VmFd::create(kvm_);
     if (!vm) {
         log::warn("createdomain: {}", vm.error().message());
-        return xen_fail(vm.error().err == EMFILE || vm.error().err == ENFILE ? XenErr::nfile : XenErr::nomem);
+        return xen_fail(vm.error().err == EMFILE ? XenErr::mfile : vm.error().err == ENFILE ? XenErr::nfile : XenErr::nomem);
     }
     auto d = std::make_shared<Domain>(*this, id, std::move(*vm), handle, max_vcpus);
     d->create_flags = flags;
@@ -85,7 +85,7 @@ XenResult<std::shared_ptr<Domain>> Hv::create_domain(DomId want, xen_domain_hand
     for (std::uint32_t i = 0; i < max_vcpus; ++i) {
         if (auto v = d->create_vcpu(i); !v) {
             log::warn("createdomain: {}", v.error().message());
-            return xen_fail(v.error().err == EMFILE ? XenErr::nfile : XenErr::nomem);
+            return xen_fail(v.error().err == EMFILE ? XenErr::mfile : XenErr::nomem);
         }
     }
     domains_.emplace(id, d);

@@ -186,8 +186,9 @@ private:
         if (!port) return {err(port.error()), {}};
         UniqueFd efd{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
         if (!efd) {
+            auto e = errno == EMFILE ? XenErr::mfile : XenErr::nfile;
             (void)hv::evtchn::close(*hv_, t, *port);
-            return {err(XenErr::nfile), {}};
+            return {err(e), {}};
         }
         t.set_notify(*port, efd.raw(), id_);
         out_fd = efd.raw();

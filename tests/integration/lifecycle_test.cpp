@@ -98,7 +98,7 @@ TEST(Lifecycle, ShutdownCommandPowersOffTheGuest) {
     Host h;
     ASSERT_EQ(h.create("sd", "test=idle").status, 0);
     ASSERT_TRUE(h.wait_console("sd", "KXEN-TEST idle PASS")) << h.console_log("sd");
-    auto r = h.kxl({"shutdown", "-w", "sd"});
+    auto r = h.kxl({"shutdown", "-w", "-F", "sd"});
     EXPECT_EQ(r.status, 0) << r.out;
     EXPECT_TRUE(h.wait_gone("sd"));
 }

@@ -55,6 +55,7 @@ int ConsoleBackend::run() {
     }
     for (int fd : {stop_.raw(), timer_.raw(), listen_.raw()}) watch(epoll_.raw(), fd);
     log::info("console backend ready on {}", path);
+    connect_store();
 
     while (true) {
         epoll_event evs[32];
@@ -67,7 +68,10 @@ int ConsoleBackend::run() {
             if (fd == timer_.raw()) {
                 std::uint64_t ticks;
                 (void)!::read(fd, &ticks, sizeof ticks);
+                if (!store_) connect_store();
                 rescan();
+            } else if (store_ && fd == store_->fileno()) {
+                store_event();
             } else if (fd == listen_.raw()) {
                 accept_client();
             } else if (auto it = event_fds_.find(fd); it != event_fds_.end()) {
@@ -79,6 +83,26 @@ int ConsoleBackend::run() {
             }
         }
     }
+}
+
+void ConsoleBackend::connect_store() {
+    auto h = xs::Handle::open(xs::socket_path(dir_));
+    if (!h) return;
+    for (auto const* special : {"@introduceDomain", "@releaseDomain"})
+        if (auto r = h->watch(special, "domains"); !r) {
+            log::warn("console: {}", r.error().message);
+            return;
+        }
+    store_.emplace(std::move(*h));
+    watch(epoll_.raw(), store_->fileno());
+}
+
+void ConsoleBackend::store_event() {
+    bool introduced = false;
+    while (auto ev = store_->next_event()) introduced |= ev->first == "@introduceDomain";
+    // An introduced domain has its console set up now, whatever an earlier look found.
+    if (introduced) refused_.clear();
+    rescan();
 }
 
 void ConsoleBackend::rescan() {
@@ -127,6 +151,7 @@ void ConsoleBackend::attach(std::uint16_t domid) {
 void ConsoleBackend::detach(std::uint16_t domid) {
     auto it = guests_.find(domid);
     if (it == guests_.end()) return;
+    drain(it->second);   // what the guest wrote just before it went
     event_fds_.erase(it->second.port.fd.raw());
     for (int cfd : it->second.clients) drop_client(cfd);
     (void)c_.evtchn_unbind(it->second.port.port);

@@ -4,12 +4,14 @@
 // <state-dir>/console/backend.sock, where `kxl console` attaches to read and type.
 #pragma once
 #include <map>
+#include <optional>
 #include <set>
 #include <memory>
 #include <string>
 #include "backends/console/console_ring.hpp"
 #include "common/unique_fd.hpp"
 #include "privcmd/client.hpp"
+#include "xenstore/client/xs.hpp"
 
 namespace kxen::backends {
 
@@ -31,6 +33,8 @@ private:
         std::vector<int> clients;
     };
     void rescan();
+    void connect_store();
+    void store_event();
     void attach(std::uint16_t domid);
     void detach(std::uint16_t domid);
     void drain(Guest& g);
@@ -43,6 +47,9 @@ private:
     UniqueFd epoll_, listen_, timer_, stop_;
     std::map<std::uint16_t, Guest> guests_;
     std::set<std::uint16_t> refused_;
+    // Domain introductions and releases wake us at once; the timer only catches what the store
+    // does not announce (a host without kxenstored, domains built without a store).
+    std::optional<xs::Handle> store_;
     std::map<int, std::uint16_t> event_fds_;    // eventfd -> domid
     std::map<int, std::uint16_t> clients_;      // client socket -> domid (0: not attached yet)
     std::map<int, UniqueFd> client_fds_;

@@ -10,7 +10,9 @@ namespace kxen::hv::evtchn {
 using S = Port::State;
 
 std::uint32_t Table::max_ports() const {
-    if (dom_ && dom_->fifo()) return EVTCHN_FIFO_NR_CHANNELS;
+    // dom0's processes deliver through eventfds, not a shared_info bitmap: no 2-level limit
+    // (on Xen, a dom0 kernel with the FIFO ABI has the same reach).
+    if ((!dom_ && domid_ == 0) || (dom_ && dom_->fifo())) return EVTCHN_FIFO_NR_CHANNELS;
     return nr_ports_2l;
 }
 

@@ -81,3 +81,10 @@ TEST(EvtchnTable, LoopbackBindWithinOneTable) {
     EXPECT_NE(*bound, *offer);
     EXPECT_EQ(a.get(*offer)->remote_port, *bound);
 }
+
+TEST(EvtchnTable, Dom0TableReachesBeyondTheTwoLevelLimit) {
+    Table t{nullptr, 0};
+    unsigned n = 0;
+    while (n < hv::evtchn::nr_ports_2l + 10 && t.alloc_unbound(1)) ++n;
+    EXPECT_EQ(n, hv::evtchn::nr_ports_2l + 10);
+}

@@ -54,7 +54,11 @@ int cmd_create(Globals const& g, CreateArgs const& a) {
     auto c = connect(g);
     if (!c) return 1;
     if (!a.quiet) fmt::print("Parsing config from {}\n", a.config);
-    auto domid = create_domain(*c, *cfg, a.paused);
+    auto store = open_store(*c);
+    if (!store && !a.quiet)
+        fmt::print(stderr, "kxl: warning: {}; the domain gets no xenstore tree (no PV control, no xenbus)\n",
+                   store.error().message);
+    auto domid = create_domain(*c, *cfg, a.paused, store ? &*store : nullptr);
     if (!domid) {
         fmt::print(stderr, "kxl: cannot create domain \"{}\": {}\n", cfg->name, domid.error());
         return 1;

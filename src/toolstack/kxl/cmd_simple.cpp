@@ -1,9 +1,12 @@
 // kxl destroy, pause, unpause, shutdown, reboot, info, dmesg.
 #include <sys/utsname.h>
+#include <chrono>
 #include <cstdio>
+#include <thread>
 #include <fmt/format.h>
 #include <xen/sched.h>
 #include <xen/version.h>
+#include "toolstack/kxl/domain_create.hpp"
 #include "toolstack/kxl/kxl.hpp"
 
 namespace kxen::kxl {
@@ -13,7 +16,8 @@ int cmd_destroy(Globals const& g, std::string const& dom) {
     if (!c) return 1;
     auto id = resolve_domain(*c, dom);
     if (!id) return 1;
-    if (auto r = c->destroy_domain(*id); !r) {
+    auto store = open_store(*c);
+    if (auto r = destroy_domain(*c, store ? &*store : nullptr, *id); !r) {
         fmt::print(stderr, "kxl: destroy {}: {}\n", dom, describe(r.error()));
         return 1;
     }
@@ -33,24 +37,79 @@ int cmd_pause(Globals const& g, std::string const& dom, bool pause) {
     return 0;
 }
 
-int cmd_shutdown(Globals const& g, std::string const& dom, bool reboot, bool wait) {
+namespace {
+
+// What a guest's control/shutdown holds while it has not taken the request.
+bool request_pending(xs::Handle& xs, std::string const& node, std::string const& request) {
+    auto v = xs.try_read(node);
+    return v && *v == request;
+}
+
+} // namespace
+
+// As libxl_domain_shutdown/reboot: the request goes to the guest through control/shutdown,
+// where a guest with PV control (it says so in control/feature-poweroff / feature-reboot)
+// takes it by clearing the node and shuts itself down. -F falls back to shutting the domain
+// down from the hypervisor (xl's ACPI power button) when the guest cannot take the request
+// or has not taken it within the timeout.
+int cmd_shutdown(Globals const& g, ShutdownArgs const& a) {
     auto c = connect(g);
     if (!c) return 1;
-    auto id = resolve_domain(*c, dom);
+    auto id = resolve_domain(*c, a.dom);
     if (!id) return 1;
-    // Until the PV control protocol (control/shutdown in xenstore) exists, the toolstack asks
-    // the hypervisor directly, as SCHEDOP_remote_shutdown does for a suspending domain.
-    if (auto r = c->remote_shutdown(*id, reboot ? SHUTDOWN_reboot : SHUTDOWN_poweroff); !r) {
-        fmt::print(stderr, "kxl: {} {}: {}\n", reboot ? "reboot" : "shutdown", dom, describe(r.error()));
-        return 1;
+    char const* verb = a.reboot ? "reboot" : "shutdown";
+    std::string const request = a.reboot ? "reboot" : "poweroff";
+    auto store = open_store(*c);
+    auto const control = domain_path(*id) + "/control/";
+    bool const pv = store && store->try_read(control + "feature-" + request).value_or("") == "1";
+    auto from_outside = [&] {
+        if (auto r = c->remote_shutdown(*id, a.reboot ? SHUTDOWN_reboot : SHUTDOWN_poweroff); !r) {
+            fmt::print(stderr, "kxl: {} {}: {}\n", verb, a.dom, describe(r.error()));
+            return false;
+        }
+        return true;
+    };
+
+    if (!pv) {
+        if (!a.fallback) {
+            fmt::print(stderr, "kxl: {} {}: PV control interface not available ({}); use -F to shut the domain down "
+                               "from the hypervisor\n",
+                       verb, a.dom, store ? "the guest has not set control/feature-" + request : store.error().message);
+            return 1;
+        }
+        if (!from_outside()) return 1;
+    } else {
+        if (auto r = store->write(control + "shutdown", request); !r) {
+            fmt::print(stderr, "kxl: {} {}: {}\n", verb, a.dom, r.error().message);
+            return 1;
+        }
+        if (a.fallback) {
+            using clock = std::chrono::steady_clock;
+            auto const deadline = clock::now() + std::chrono::seconds(a.timeout_s);
+            bool taken = false;
+            while (clock::now() < deadline) {
+                auto info = c->domain_info(*id);
+                if (!info || (info->flags & XEN_DOMINF_shutdown) || !request_pending(*store, control + "shutdown", request)) {
+                    taken = true;
+                    break;
+                }
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            }
+            if (!taken) {
+                fmt::print(stderr, "kxl: {}: the guest did not take the {} request in {} s; shutting it down from the "
+                                   "hypervisor\n",
+                           a.dom, request, a.timeout_s);
+                if (!from_outside()) return 1;
+            }
+        }
     }
-    if (!wait) return 0;
+    if (!a.wait) return 0;
     fmt::print("Waiting for 1 domains\n");
     std::uint64_t seq = 0;
     for (int i = 0; i < 600; ++i) {
         auto info = c->domain_info(*id);
         if (!info) break;   // gone: destroyed by its monitor
-        if (!reboot && (info->flags & XEN_DOMINF_shutdown)) {
+        if (!a.reboot && (info->flags & XEN_DOMINF_shutdown)) {
             unsigned reason = (info->flags >> XEN_DOMINF_shutdownshift) & 0xff;
             if (reason != SHUTDOWN_reboot) break;
         }
@@ -58,7 +117,7 @@ int cmd_shutdown(Globals const& g, std::string const& dom, bool reboot, bool wai
         if (!s) break;
         seq = *s;
     }
-    fmt::print("Domain {} has been shut down, reason code {}\n", *id, reboot ? SHUTDOWN_reboot : SHUTDOWN_poweroff);
+    fmt::print("Domain {} has been shut down, reason code {}\n", *id, a.reboot ? SHUTDOWN_reboot : SHUTDOWN_poweroff);
     return 0;
 }
 

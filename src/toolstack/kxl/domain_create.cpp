@@ -40,10 +40,11 @@ private:
 // Destroys a half-built domain unless disarmed.
 struct DomainGuard {
     privcmd::Client& c;
+    xs::Handle* store;
     std::uint16_t domid;
     bool armed = true;
     ~DomainGuard() {
-        if (armed) (void)c.destroy_domain(domid);
+        if (armed) (void)destroy_domain(c, store, domid);
     }
 };
 
@@ -63,8 +64,14 @@ std::string err(char const* step, XenErr e) {
 
 } // namespace
 
+XenResult<void> destroy_domain(privcmd::Client& c, xs::Handle* store, std::uint16_t domid) {
+    auto r = c.destroy_domain(domid);
+    if (store) forget_domain(*store, domid);
+    return r;
+}
+
 std::expected<std::uint16_t, std::string> create_domain(privcmd::Client& c, toolstack::DomainConfig const& cfg,
-                                                        bool paused) {
+                                                        bool paused, xs::Handle* store) {
     auto kernel = read_file("kernel", cfg.kernel);
     if (!kernel) return std::unexpected(kernel.error());
     auto image = build::parse_elf(std::move(*kernel));
@@ -85,7 +92,7 @@ std::expected<std::uint16_t, std::string> create_domain(privcmd::Client& c, tool
     std::memcpy(handle, cfg.uuid.bytes.data(), sizeof handle);
     auto domid = c.create_domain(handle, cfg.max_vcpus);
     if (!domid) return std::unexpected(err("createdomain", domid.error()));
-    DomainGuard guard{c, *domid};
+    DomainGuard guard{c, store, *domid};
 
     if (auto r = c.set_name(*domid, cfg.name); !r)
         return std::unexpected(r.error() == XenErr::exist
@@ -129,8 +136,11 @@ std::expected<std::uint16_t, std::string> create_domain(privcmd::Client& c, tool
     if (auto r = c.set_memory_map(*domid, e820, static_cast<unsigned>(layout->memmap.size())); !r)
         return std::unexpected(err("set memory map", r.error()));
     using SP = build::SpecialPage;
-    (void)c.set_hvm_param(*domid, HVM_PARAM_STORE_PFN, build::special_gfn(SP::xenstore));
-    (void)c.set_hvm_param(*domid, HVM_PARAM_CONSOLE_PFN, build::special_gfn(SP::console));
+    StoreChannels ch;
+    ch.store_gfn = build::special_gfn(SP::xenstore);
+    ch.console_gfn = build::special_gfn(SP::console);
+    (void)c.set_hvm_param(*domid, HVM_PARAM_STORE_PFN, ch.store_gfn);
+    (void)c.set_hvm_param(*domid, HVM_PARAM_CONSOLE_PFN, ch.console_gfn);
     // The PV console's and xenstore's event channels: ports in the guest offered to dom0, where
     // kxen-backend and kxenstored bind them (libxl's alloc_unbound for console and store).
     for (auto param : {HVM_PARAM_CONSOLE_EVTCHN, HVM_PARAM_STORE_EVTCHN}) {
@@ -140,7 +150,10 @@ std::expected<std::uint16_t, std::string> create_domain(privcmd::Client& c, tool
         if (c.raw_struct_call(__HYPERVISOR_event_channel_op, EVTCHNOP_alloc_unbound, &a, sizeof a) < 0)
             return std::unexpected(std::string("cannot allocate the console/store event channels"));
         (void)c.set_hvm_param(*domid, static_cast<std::uint32_t>(param), a.port);
+        (param == HVM_PARAM_STORE_EVTCHN ? ch.store_port : ch.console_port) = a.port;
     }
+    if (store)
+        if (auto r = announce_domain(*store, *domid, cfg, ch); !r) return std::unexpected("xenstore: " + r.error());
 
     auto ctx = build::pvh_vcpu_context(*layout);
     if (auto r = c.set_vcpu_context(*domid, 0, &ctx, sizeof ctx); !r)
@@ -152,6 +165,8 @@ std::expected<std::uint16_t, std::string> create_domain(privcmd::Client& c, tool
 }
 
 void monitor_domain(privcmd::Client& c, toolstack::DomainConfig const& cfg, std::uint16_t domid) {
+    auto xs = open_store(c);
+    auto* store = xs ? &*xs : nullptr;
     std::uint64_t seq = 0;
     while (true) {
         auto info = c.domain_info(domid);
@@ -163,13 +178,13 @@ void monitor_domain(privcmd::Client& c, toolstack::DomainConfig const& cfg, std:
             case toolstack::ShutdownAction::destroy:
             case toolstack::ShutdownAction::coredump_destroy:
             case toolstack::ShutdownAction::soft_reset:
-                (void)c.destroy_domain(domid);
+                (void)destroy_domain(c, store, domid);
                 return;
             case toolstack::ShutdownAction::restart:
             case toolstack::ShutdownAction::rename_restart:
             case toolstack::ShutdownAction::coredump_restart: {
-                (void)c.destroy_domain(domid);
-                auto again = create_domain(c, cfg, false);
+                (void)destroy_domain(c, store, domid);
+                auto again = create_domain(c, cfg, false, store);
                 if (!again) return;
                 domid = *again;
                 seq = 0;

@@ -32,7 +32,14 @@ int cmd_create(Globals const& g, CreateArgs const& a);
 int cmd_list(Globals const& g, bool long_json, std::vector<std::string> const& doms);
 int cmd_destroy(Globals const& g, std::string const& dom);
 int cmd_pause(Globals const& g, std::string const& dom, bool pause);
-int cmd_shutdown(Globals const& g, std::string const& dom, bool reboot, bool wait);
+struct ShutdownArgs {
+    std::string dom;
+    bool reboot = false;
+    bool wait = false;       // -w
+    bool fallback = false;   // -F: when the guest cannot or does not answer, shut it down from outside
+    unsigned timeout_s = 30; // how long -F waits for the guest to take the request
+};
+int cmd_shutdown(Globals const& g, ShutdownArgs const& a);
 int cmd_info(Globals const& g);
 int cmd_dmesg(Globals const& g, bool clear);
 int cmd_console(Globals const& g, std::string const& dom);

@@ -39,15 +39,20 @@ int main(int argc, char** argv) {
     unpause->add_option("domain", dom)->required();
     unpause->callback([&] { rc = cmd_pause(g, dom, false); });
 
-    bool wait = false;
-    auto* shutdown = app.add_subcommand("shutdown", "Issue a shutdown signal to a domain");
-    shutdown->add_option("domain", dom)->required();
-    shutdown->add_flag("-w", wait, "Wait for the domain to complete shutdown");
-    shutdown->callback([&] { rc = cmd_shutdown(g, dom, false, wait); });
-    auto* reboot = app.add_subcommand("reboot", "Issue a reboot signal to a domain");
-    reboot->add_option("domain", dom)->required();
-    reboot->add_flag("-w", wait, "Wait for the domain to complete the reboot");
-    reboot->callback([&] { rc = cmd_shutdown(g, dom, true, wait); });
+    ShutdownArgs sa;
+    for (bool reboot : {false, true}) {
+        auto* sub = app.add_subcommand(reboot ? "reboot" : "shutdown",
+                                       reboot ? "Issue a reboot signal to a domain" : "Issue a shutdown signal to a domain");
+        sub->add_option("domain", sa.dom)->required();
+        sub->add_flag("-w", sa.wait, reboot ? "Wait for the domain to complete the reboot" : "Wait for the domain to complete shutdown");
+        sub->add_flag("-F", sa.fallback,
+                      "If the guest has no PV control or does not take the request in time, shut it down from the hypervisor");
+        sub->add_option("--timeout", sa.timeout_s, "Seconds -F waits for the guest to take the request (30)");
+        sub->callback([&, reboot] {
+            sa.reboot = reboot;
+            rc = cmd_shutdown(g, sa);
+        });
+    }
 
     app.add_subcommand("info", "Get information about the host")->callback([&] { rc = cmd_info(g); });
 
