@@ -21,6 +21,7 @@ constexpr uint64_t kStallNs = 1'000'000'000;
 constinit volatile xencons_interface* ring = nullptr;
 constinit evtchn_port_t port = 0;
 constinit bool abandoned = false;
+constinit bool probed = false;  // the backend has shown it is there (or been given up on)
 
 void io_write(const char* s, size_t n) { xen::console_io(CONSOLEIO_write, n, s); }
 
@@ -53,7 +54,7 @@ bool wait_consumed(XENCONS_RING_IDX cons, uint64_t deadline) {
 void abandon(const char* why) {
     abandoned = true;
     XENCONS_RING_IDX cons = ring->out_cons, prod = ring->out_prod;
-    char note[96];
+    char note[128];
     size_t n = fmt::format(note, sizeof(note), "console: %s; ring output continues through console_io\n", why);
     io_write(note, n);
     if (prod - cons > sizeof(ring->out)) return;
@@ -101,9 +102,19 @@ void ring_write(const char* s, size_t n) {
 }  // namespace
 
 void write(const char* s, size_t n) {
-    if (!xen::present()) bare::serial_write(s, n);
-    else if (ring_active()) ring_write(s, n);
-    else io_write(s, n);
+    if (!xen::present()) {
+        bare::serial_write(s, n);
+    } else if (ring_active()) {
+        ring_write(s, n);
+        // The first output decides whether a backend is there at all: a guest that then
+        // goes quiet (idles, stays) would otherwise keep its lines in the ring unseen.
+        if (!probed) {
+            probed = true;
+            flush(kStallNs);
+        }
+    } else {
+        io_write(s, n);
+    }
 }
 
 void println(const char* f, ...) {
@@ -145,7 +156,7 @@ void flush(uint64_t timeout_ns) {
         if (prod - cons > sizeof(ring->out)) return abandon("the backend broke the ring indexes");
         evtchn::send(port);
         if (!wait_consumed(cons, deadline) && time::now_ns() >= deadline)
-            return abandon("the backend did not take the last output in time");
+            return abandon("the backend did not take the output in time");
     }
 }
 

@@ -3,10 +3,11 @@
 // Xen console (console_io) or, with no Xen, to COM1. Each call costs one trap (the ring's
 // notification or console_io), so build whole lines first.
 //
-// A backend that consumes nothing for a second while the ring is full (or, at flush(),
-// within the flush timeout) counts as absent: what it left in the ring is written again
-// through console_io and console_io is used from then on, so a host without a backend
-// still logs everything (with a late backend, that part twice).
+// A backend that has not consumed the first line written to the ring within a second,
+// that consumes nothing for a second while the ring is full, or that has not emptied the
+// ring within flush()'s timeout counts as absent: what it left in the ring is written
+// again through console_io and console_io is used from then on, so a host without a
+// backend still logs everything (with a late backend, that part twice).
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
