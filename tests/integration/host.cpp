@@ -35,6 +35,9 @@ Run run_capture(std::vector<std::string> const& argv, std::string const& socket)
         int devnull = ::open("/dev/null", O_RDONLY);
         ::dup2(devnull, 0);
         ::setenv("KXEN_SOCKET", socket.c_str(), 1);
+        // xs::Handle::open sets XENSTORED_PATH in this process (libxenstore reads it from
+        // there); a kxl inheriting it would talk to the store of whichever Host opened one last.
+        ::unsetenv("XENSTORED_PATH");
         std::vector<char*> args;
         for (auto const& a : argv) args.push_back(const_cast<char*>(a.c_str()));
         args.push_back(nullptr);
@@ -73,6 +76,7 @@ Host::Host() {
         int log = ::open((dir_ / "kxend.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         ::dup2(log, 1);
         ::dup2(log, 2);
+        ::unsetenv("XENSTORED_PATH");  // see run_capture: kxenstored would take it as its socket
         std::string bin = std::string(KXEN_BIN_DIR) + "/kxend";
         std::string sock = socket(), st = state().string();
         ::execl(bin.c_str(), bin.c_str(), "--socket", sock.c_str(), "--state-dir", st.c_str(), nullptr);

@@ -39,5 +39,8 @@ void evtchn_loop();
 void evtchn_hostile();
 void gnttab_hostile();
 void pingpong();
+void xenbus();
+void console_echo();
+void xs_hostile();
 
 }  // namespace minios::tests
