@@ -56,8 +56,8 @@ Run run_capture(std::vector<std::string> const& argv, std::string const& socket)
     return r;
 }
 
-bool socket_answers(std::string const& path) {
-    int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+bool socket_answers(std::string const& path, int type = SOCK_SEQPACKET) {
+    int fd = ::socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
     sockaddr_un a{};
     a.sun_family = AF_UNIX;
     std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
@@ -83,6 +83,11 @@ Host::Host() {
         ::_exit(127);
     }
     for (int i = 0; i < 200 && !socket_answers(socket()); ++i) {
+        if (!kxend_alive()) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    // The host is ready once the store it starts serves too (kxl writes each domain's tree).
+    for (int i = 0; i < 400 && !socket_answers((state() / "xenstored" / "socket").string(), SOCK_STREAM); ++i) {
         if (!kxend_alive()) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }
