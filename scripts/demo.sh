@@ -15,6 +15,8 @@ build/bin/kxend --socket "$KXEN_SOCKET" --state-dir "$state" 2>"$state/kxend.log
 kxend=$!
 trap 'kill $kxend 2>/dev/null; wait $kxend 2>/dev/null; rm -rf "$state"' EXIT
 for _ in $(seq 50); do [ -S "$KXEN_SOCKET" ] && break; sleep 0.1; done
+# kxend starts the host's xenstore; domains get their xenstore tree once it serves.
+for _ in $(seq 100); do [ -S "$state/xenstored/socket" ] && break; sleep 0.1; done
 kxl=build/bin/kxl
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
@@ -24,7 +26,7 @@ $kxl create examples/minios.cfg 'extra="test=idle"'
 step "kxl console minios    # (3 seconds; Ctrl-] detaches)"
 timeout 3 $kxl console minios || true
 step kxl list; $kxl list
-step kxl destroy minios; $kxl destroy minios
+step "kxl shutdown -w minios    # through control/shutdown in xenstore"; $kxl shutdown -w minios
 step kxl list; $kxl list
 step kxl create -c examples/minios.cfg "'extra=\"test=insn\"'    # attached: the guest powers off at the end"
 $kxl create -c examples/minios.cfg 'extra="test=insn"'

@@ -127,6 +127,16 @@ void mask(evtchn_port_t port) {
     else if (port < kMaxPorts) x86::lock_or(&shared_info::get()->evtchn_mask[port / 64], uint64_t{1} << (port % 64));
 }
 
+long adopt(evtchn_port_t port) {
+    if (port == 0 || port >= kMaxPorts) return -XEN_EINVAL;
+    if (fifo::active()) {
+        long rc = fifo::ensure(port);
+        if (rc < 0) return rc;
+    }
+    mask(port);
+    return 0;
+}
+
 long set_priority(evtchn_port_t port, uint32_t priority) {
     evtchn_set_priority op{};
     op.port = port;

@@ -37,6 +37,10 @@ long unmask(evtchn_port_t port);
 // Sets the port's mask bit (shared_info or the FIFO event word).
 void mask(evtchn_port_t port);
 long set_priority(evtchn_port_t port, uint32_t priority);
+// A port the toolstack bound for us (console, xenstore): gives it a FIFO event word and
+// masks it, so its peer's notifications stay out of other tests' event streams until the
+// owner unmasks it to wait. 0 or a Xen errno.
+long adopt(evtchn_port_t port);
 // Our own domain id, which Xen tells an HVM guest nowhere directly: alloc_unbound with
 // remote_dom = DOMID_SELF stores our real id, and EVTCHNOP_status reports it. < 0: errno.
 long self_domid();

@@ -21,6 +21,7 @@ constexpr tests::Test kTests[] = {
     {"hcall-fuzz", tests::hcall_fuzz}, {"insn", tests::insn},   {"vmcall", tests::vmcall},
     {"evtchn-loop", tests::evtchn_loop}, {"evtchn-hostile", tests::evtchn_hostile},
     {"gnttab-hostile", tests::gnttab_hostile}, {"pingpong", tests::pingpong},
+    {"xenbus", tests::xenbus}, {"console-echo", tests::console_echo}, {"xs-hostile", tests::xs_hostile},
     {"dirty", tests::dirty},
 };
 
@@ -61,6 +62,7 @@ void xen_setup() {
     if (port < 0) console::println("minios: bind_virq(VIRQ_TIMER) failed: %ld", port);
     else evtchn::unmask(evtchn_port_t(port));
     timer_port_ = port;
+    console::init_ring();
 }
 
 }  // namespace
@@ -93,9 +95,9 @@ extern "C" [[noreturn]] void minios_main() {
                      bi.version ? "" : " (bad magic)");
     if (xen::present())
         console::println("minios: xen cpuid base 0x%x, hypercall msr 0x%x, shared_info gfn 0x%lx, upcall vector 0x%x, "
-                         "%s event channels, timer port %ld",
+                         "%s event channels, timer port %ld, console %s (port %ld)",
                          xen::info.cpuid_base, xen::info.msr, shared_info::gfn(), VEC_UPCALL, evtchn::abi_name(),
-                         tests::timer_port());
+                         tests::timer_port(), console::sink(), console::ring_port());
 
     const char* name = cmdline::get("test");
     test_name = name && *name ? name : "none";
@@ -110,5 +112,5 @@ extern "C" [[noreturn]] void minios_main() {
         }
     }
     tests::fail("unknown test (try test=hello|spin|idle|hcall-fuzz|insn|vmcall|crash|reboot|fault|evtchn-loop|"
-                "evtchn-hostile|gnttab-hostile|pingpong)");
+                "evtchn-hostile|gnttab-hostile|pingpong|xenbus|console-echo|xs-hostile)");
 }

@@ -1,6 +1,8 @@
 #include "sched.hpp"
 
 #include "bare.hpp"
+#include "console.hpp"
+#include "control.hpp"
 #include "hypercall.hpp"
 #include "time.hpp"
 #include "xen.hpp"
@@ -42,14 +44,17 @@ void finish(Done how) {
         }
     }
     if (how != Done::stay) {
+        console::flush();
         sched_shutdown s{};
         s.reason = how == Done::poweroff ? SHUTDOWN_poweroff : how == Done::reboot ? SHUTDOWN_reboot : SHUTDOWN_crash;
         xen::sched_op(SCHEDOP_shutdown, &s);
     }
-    // `stay`, or a shutdown that returned: idle without burning a pCPU. In ring 0
-    // (a fatal trap) there is no one left to wake us.
+    // `stay`, or a shutdown that returned: idle without burning a pCPU, serving
+    // control/shutdown so the toolstack can still end us. In ring 0 (a fatal trap) there
+    // is no one left to wake us.
     if (x86::cpl() == 0) bare::halt();
-    for (;;) block();
+    if (how == Done::stay) control::start();
+    control::idle_forever();
 }
 
 }  // namespace minios::sched

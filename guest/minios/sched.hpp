@@ -16,7 +16,8 @@ long set_timer(uint64_t abs_ns);
 // Make sure a timer event comes by `abs_ns`: re-arms only if the one armed last is
 // already past or later than that (one hypercall per timeout, not per block).
 void timer_by(uint64_t abs_ns);
-// SCHEDOP_shutdown; without Xen, the QEMU equivalents (bare.hpp). `stay` blocks forever.
+// SCHEDOP_shutdown after console::flush(); without Xen, the QEMU equivalents (bare.hpp).
+// `stay` blocks forever, serving control/shutdown (control.hpp).
 [[noreturn]] void finish(Done how);
 
 }  // namespace minios::sched

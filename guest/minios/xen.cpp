@@ -59,4 +59,13 @@ void version_string(char* buf, unsigned cap) {
     else fmt::format(buf, cap, "%lu.%lu%s", uint64_t(v) >> 16, uint64_t(v) & 0xffff, extra);
 }
 
+long get_param(uint32_t index, uint64_t* value) {
+    xen_hvm_param p{};
+    p.domid = DOMID_SELF;
+    p.index = index;
+    long rc = hvm_op(HVMOP_get_param, &p);
+    *value = rc < 0 ? 0 : p.value;
+    return rc;
+}
+
 }  // namespace minios::xen

@@ -25,4 +25,7 @@ void detect_ring0();
 // "4.17.0" from XENVER_version + XENVER_extraversion.
 void version_string(char* buf, unsigned cap);
 
+// HVMOP_get_param for our own domain: 0 or a Xen errno.
+long get_param(uint32_t index, uint64_t* value);
+
 }  // namespace minios::xen

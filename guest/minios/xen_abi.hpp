@@ -11,6 +11,8 @@
 #include <xen/grant_table.h>
 #include <xen/hvm/hvm_op.h>
 #include <xen/hvm/params.h>
+#include <xen/io/console.h>
+#include <xen/io/xs_wire.h>
 #include <xen/memory.h>
 #include <xen/sched.h>
 #include <xen/vcpu.h>

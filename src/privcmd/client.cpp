@@ -310,6 +310,27 @@ XenResult<std::uint32_t> Client::shadow_op(std::uint16_t domid, std::uint32_t op
     return so.stats.dirty_count;
 }
 
+XenResult<std::uint64_t> Client::max_gpfn(std::uint16_t domid) {
+    reset();
+    domid_t d = domid;
+    auto n = hypercall(__HYPERVISOR_memory_op, XENMEM_maximum_gpfn, stage(d));
+    if (n < 0) return xen_fail(static_cast<XenErr>(-n));
+    return static_cast<std::uint64_t>(n);
+}
+
+XenResult<void> Client::page_types(std::uint16_t domid, std::span<xen_pfn_t> pfns) {
+    reset();
+    auto b = stage(pfns.data(), pfns.size_bytes());
+    xen_domctl op{};
+    op.cmd = XEN_DOMCTL_getpageframeinfo3;
+    op.domain = domid;
+    op.u.getpageframeinfo3.num = pfns.size();
+    op.u.getpageframeinfo3.array.p = reinterpret_cast<xen_pfn_t*>(b);
+    if (auto r = domctl_staged(op); !r) return r;
+    fetch(b, pfns.data(), pfns.size_bytes());
+    return {};
+}
+
 XenResult<std::vector<std::uint8_t>> Client::get_hvm_context(std::uint16_t domid) {
     xen_domctl op{};
     op.cmd = XEN_DOMCTL_gethvmcontext;

@@ -65,6 +65,11 @@ public:
     // number of dirty pages for CLEAN/PEEK.
     XenResult<std::uint32_t> shadow_op(std::uint16_t domid, std::uint32_t op, std::span<std::uint64_t> bitmap = {},
                                        std::uint32_t mode = 0);
+    // The highest gfn the domain has (XENMEM_maximum_gpfn).
+    XenResult<std::uint64_t> max_gpfn(std::uint16_t domid);
+    // XEN_DOMCTL_getpageframeinfo3: each pfn (at most 1024) comes back with its type in bits
+    // 28-31 (XEN_DOMCTL_PFINFO_NOTAB: RAM, XTAB: absent).
+    XenResult<void> page_types(std::uint16_t domid, std::span<xen_pfn_t> pfns);
     // The domain's HVM save records (XEN_DOMCTL_gethvmcontext), and loading them back.
     XenResult<std::vector<std::uint8_t>> get_hvm_context(std::uint16_t domid);
     XenResult<void> set_hvm_context(std::uint16_t domid, std::span<std::uint8_t const> blob);

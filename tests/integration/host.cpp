@@ -35,6 +35,9 @@ Run run_capture(std::vector<std::string> const& argv, std::string const& socket)
         int devnull = ::open("/dev/null", O_RDONLY);
         ::dup2(devnull, 0);
         ::setenv("KXEN_SOCKET", socket.c_str(), 1);
+        // xs::Handle::open sets XENSTORED_PATH in this process (libxenstore reads it from
+        // there); a kxl inheriting it would talk to the store of whichever Host opened one last.
+        ::unsetenv("XENSTORED_PATH");
         std::vector<char*> args;
         for (auto const& a : argv) args.push_back(const_cast<char*>(a.c_str()));
         args.push_back(nullptr);
@@ -53,8 +56,8 @@ Run run_capture(std::vector<std::string> const& argv, std::string const& socket)
     return r;
 }
 
-bool socket_answers(std::string const& path) {
-    int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+bool socket_answers(std::string const& path, int type = SOCK_SEQPACKET) {
+    int fd = ::socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
     sockaddr_un a{};
     a.sun_family = AF_UNIX;
     std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
@@ -73,12 +76,18 @@ Host::Host() {
         int log = ::open((dir_ / "kxend.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         ::dup2(log, 1);
         ::dup2(log, 2);
+        ::unsetenv("XENSTORED_PATH");  // see run_capture: kxenstored would take it as its socket
         std::string bin = std::string(KXEN_BIN_DIR) + "/kxend";
         std::string sock = socket(), st = state().string();
         ::execl(bin.c_str(), bin.c_str(), "--socket", sock.c_str(), "--state-dir", st.c_str(), nullptr);
         ::_exit(127);
     }
     for (int i = 0; i < 200 && !socket_answers(socket()); ++i) {
+        if (!kxend_alive()) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    // The host is ready once the store it starts serves too (kxl writes each domain's tree).
+    for (int i = 0; i < 400 && !socket_answers((state() / "xenstored" / "socket").string(), SOCK_STREAM); ++i) {
         if (!kxend_alive()) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }

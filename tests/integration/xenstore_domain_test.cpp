@@ -82,5 +82,11 @@ TEST(XenstoreDomain, ShutdownWithoutPvControlNeedsFallback) {
     EXPECT_EQ(r.status, 0) << r.out;
     EXPECT_NE(r.out.find("did not take the poweroff request"), std::string::npos) << r.out;
     EXPECT_TRUE(h.wait_gone("nopv"));
-    EXPECT_FALSE(xs->try_read(fmt::format("/local/domain/{}/name", id)));
+    // The monitor removes the tree right after the domain goes.
+    bool removed = false;
+    for (int i = 0; i < 100 && !removed; ++i) {
+        removed = !xs->try_read(fmt::format("/local/domain/{}/name", id));
+        if (!removed) std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_TRUE(removed);
 }

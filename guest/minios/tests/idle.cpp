@@ -1,9 +1,11 @@
 // idle: blocks on one-shot timers forever. Each wakeup re-arms the timer
 // period_ms ahead; after `ticks` timer events it checks that pvclock advanced by
 // at least ticks * period and reports PASS, then keeps going (heartbeat every 100).
-// Without Xen there is nothing to block on: it waits on the clock and ends.
+// Serves control/shutdown meanwhile. Without Xen there is nothing to block on: it waits
+// on the clock and ends.
 #include "../cmdline.hpp"
 #include "../console.hpp"
+#include "../control.hpp"
 #include "../evtchn.hpp"
 #include "../time.hpp"
 #include "../x86.hpp"
@@ -33,6 +35,7 @@ void idle() {
 
     long port = timer_port();
     if (port < 0) fail("no VIRQ_TIMER port (%ld)", port);
+    control::start();  // idles for good: `kxl shutdown` must reach it
     uint64_t blocks = 0;  // more blocks than wakeups: spurious returns from SCHEDOP_block
     for (uint64_t wakeups = 1;; ++wakeups) {
         uint64_t deadline = time::now_ns() + period;
@@ -41,6 +44,7 @@ void idle() {
         for (;;) {
             uint64_t seen = evtchn::upcalls();  // before looking: see sched::block_since
             if (evtchn::take(evtchn_port_t(port))) break;
+            control::poll();
             sched::block_since(seen);
             ++blocks;
         }

@@ -39,6 +39,9 @@ void evtchn_loop();
 void evtchn_hostile();
 void gnttab_hostile();
 void pingpong();
+void xenbus();
+void console_echo();
+void xs_hostile();
 void dirty();
 
 }  // namespace minios::tests

@@ -138,6 +138,14 @@ long do_memory_op(Caller& c, Args const& a) {
     case XENMEM_current_reservation: return reservation(c, a[1], false);
     case XENMEM_maximum_reservation: return reservation(c, a[1], true);
     case XENMEM_maximum_ram_page: return static_cast<long>(c.hv.pool().size() >> 12);
+    case XENMEM_maximum_gpfn: {
+        auto id = c.mem.copy_from<domid_t>(a[1]);
+        if (!id) return xen_ret(XenErr::fault);
+        auto d = target_domain(c, *id);
+        if (!d) return xen_ret(d.error());
+        auto end = (*d)->p2m().max_gfn();
+        return static_cast<long>(end ? end - 1 : 0);
+    }
     default: return xen_ret(XenErr::nosys);
     }
 }

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <fmt/format.h>
 // xenstore.h has no C++ guard of its own.
 extern "C" {
@@ -29,9 +30,16 @@ std::string socket_path(std::string const& state_dir) {
 }
 
 Result<Handle> Handle::open(std::string const& socket) {
-    // libxenstore takes the socket path from the environment only.
+    // libxenstore takes the socket path from the environment only; put back what was there,
+    // so that processes started later see the user's setting and not ours.
+    auto const* old = std::getenv("XENSTORED_PATH");
+    std::optional<std::string> saved = old ? std::optional<std::string>{old} : std::nullopt;
     if (::setenv("XENSTORED_PATH", socket.c_str(), 1) != 0) return std::unexpected(fail("open", socket));
     auto* h = ::xs_open(XS_OPEN_SOCKETONLY);
+    int e = errno;
+    if (saved) ::setenv("XENSTORED_PATH", saved->c_str(), 1);
+    else ::unsetenv("XENSTORED_PATH");
+    errno = e;
     if (!h) return std::unexpected(fail("connect to", socket));
     return Handle{h};
 }
