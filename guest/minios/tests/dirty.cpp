@@ -26,11 +26,13 @@
 //   dirty: t=<ms> gen=<writes> rate=<MB/s> verified=<pages> sum=<hex> ok
 // (t from the end of the first pass, gen counting every page write, the first pass included,
 // rate measured over the interval, sum the running checksum). After `seconds` one full pass,
-// then "KXEN-TEST dirty PASS pages=<n> gen=<writes>" and on_done; without it, forever.
+// then "KXEN-TEST dirty PASS pages=<n> gen=<writes>" and on_done; without it, forever, serving
+// control/shutdown (control.hpp) when it idles and at each report.
 // A mismatch prints "KXEN-TEST dirty FAIL page <i> expected gen <g> ..." and crashes.
 #include "../boot_info.hpp"
 #include "../cmdline.hpp"
 #include "../console.hpp"
+#include "../control.hpp"
 #include "../evtchn.hpp"
 #include "../fmt.hpp"
 #include "../lib.hpp"
@@ -156,7 +158,7 @@ void idle_until(uint64_t deadline, long port) {
     if (deadline <= now) return;
     // Blocking costs a few hypercalls; not worth it for a wait shorter than a millisecond.
     if (xen::present() && port >= 0 && deadline - now >= kNsPerMs) {
-        evtchn::wait(evtchn_port_t(port), deadline);
+        control::wait(evtchn_port_t(port), deadline);
         return;
     }
     while (time::now_ns() < deadline) x86::pause();
@@ -202,6 +204,7 @@ void dirty() {
     console::println("dirty: filled %lu pages in %lu ms", ws.npages, (start - t0) / kNsPerMs);
 
     long const port = xen::present() ? timer_port() : -1;
+    if (xen::present()) control::start();  // may run for good: `kxl shutdown` must reach it
     uint64_t const report_ns = report_ms * kNsPerMs;
     uint64_t const page_cost = kPage * 1000;  // credit is in bytes * 1000: ns * MB/s / 1000 bytes
     uint64_t const max_credit = rate * kMaxDebtNs > page_cost * kMaxBurst ? rate * kMaxDebtNs : page_cost * kMaxBurst;
@@ -229,6 +232,7 @@ void dirty() {
             console::println("dirty: t=%lu gen=%lu rate=%lu.%lu verified=%lu sum=%016lx ok", (now - start) / kNsPerMs,
                              ws.writes, tenths / 10, tenths % 10, verified, ws.sum);
             if (now >= end) break;
+            control::poll();  // at high rates we may never idle long enough to block
             verified = 0;
             interval_start = now;
             interval_writes = 0;
