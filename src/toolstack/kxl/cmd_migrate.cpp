@@ -141,7 +141,8 @@ std::expected<Sent, std::string> send(privcmd::Client& c, xs::Handle* store, std
     if (!stats) return std::unexpected(stats.error());
     auto t = clock_type::now();
     auto resume = [&](std::string const& why) -> std::unexpected<std::string> {
-        if (auto r = resume_suspended(c, domid); !r) return std::unexpected(why + "; resuming the source failed: " + r.error());
+        if (auto r = resume_suspended(c, domid, stats->cooperative); !r)
+            return std::unexpected(why + "; resuming the source failed: " + r.error());
         return std::unexpected(why + "; the domain runs on here");
     };
     if (auto r = expect(in, msg_ready, cancel, 600000); !r) return resume("the receiver did not build the domain: " + r.error());

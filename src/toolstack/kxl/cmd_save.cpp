@@ -68,7 +68,7 @@ int cmd_save(Globals const& g, SaveArgs const& a) {
     fmt::print(stderr, "save: done total_ms={:.0f} bytes={} pages={} zero_pages={}\n", stats->total_ms, stats->bytes,
                stats->pages_sent, stats->zero_pages);
     if (a.checkpoint || a.paused) {
-        if (auto r = resume_suspended(*c, *id); !r) {
+        if (auto r = resume_suspended(*c, *id, stats->cooperative); !r) {
             fmt::print(stderr, "kxl: save {}: saved, but resuming it failed: {}\n", a.dom, r.error());
             return 1;
         }

@@ -198,7 +198,7 @@ private:
     std::unexpected<std::string> fail(std::string const& why) {
         if (logging_) (void)c_.shadow_op(domid_, XEN_DOMCTL_SHADOW_OP_OFF);
         if (suspended_) {
-            if (auto r = resume_suspended(c_, domid_); !r) return std::unexpected(why + "; and resuming the domain failed: " + r.error());
+            if (auto r = resume_suspended(c_, domid_, stats_.cooperative); !r) return std::unexpected(why + "; and resuming the domain failed: " + r.error());
         }
         return std::unexpected(why);
     }
@@ -306,6 +306,7 @@ private:
             std::this_thread::sleep_for(std::chrono::microseconds(500));
         }
         suspended_ = true;
+        stats_.cooperative = pv;
         return {};
     }
 
@@ -351,7 +352,11 @@ std::expected<SaveStats, std::string> save_domain(privcmd::Client& c, xs::Handle
     return s.run(config_text);
 }
 
-std::expected<void, std::string> resume_suspended(privcmd::Client& c, std::uint16_t domid) {
+std::expected<void, std::string> resume_suspended(privcmd::Client& c, std::uint16_t domid, bool cooperative) {
+    if (!cooperative) {
+        if (auto r = c.resume_domain(domid); !r) return std::unexpected(xen_err("resume", r.error()));
+        return {};
+    }
     if (auto r = c.pause(domid); !r) return std::unexpected(xen_err("pause", r.error()));
     struct Unpause {
         privcmd::Client& c;

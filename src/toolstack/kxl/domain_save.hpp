@@ -55,6 +55,7 @@ struct SaveStats {
     std::uint64_t bytes = 0;
     double total_ms = 0;
     double downtime_ms = 0;   // from the suspend request to the end of the stream
+    bool cooperative = false; // the guest suspended itself (PV control), rather than from outside
 };
 
 // Writes the domain, described by `config_text` (xl.cfg), as an xl save stream. On success the
@@ -65,8 +66,9 @@ std::expected<SaveStats, std::string> save_domain(privcmd::Client& c, xs::Handle
                                                   toolstack::stream::ByteSink sink, SaveOptions const& opts);
 
 // A suspended domain runs on as if the suspend had failed (libxc's xc_domain_resume, fast
-// path): its suspend hypercall returns 1.
-std::expected<void, std::string> resume_suspended(privcmd::Client& c, std::uint16_t domid);
+// path): a guest that suspended itself sees its suspend hypercall return 1; one suspended
+// from outside just goes on.
+std::expected<void, std::string> resume_suspended(privcmd::Client& c, std::uint16_t domid, bool cooperative);
 
 struct RestoreOptions {
     bool paused = false;
