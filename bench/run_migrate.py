@@ -39,12 +39,18 @@ class Console:
     """A guest console log file that something else appends to, read as it grows."""
 
     def __init__(self, path):
-        self.path = path
+        self.candidates = path if isinstance(path, list) else [path]
+        self.path = self.candidates[0]
         self.lines = []  # (host time seen, text)
         self._pos = 0
         self._partial = ''
 
     def poll(self):
+        if self._pos == 0:
+            for c in self.candidates:  # the first that exists, until one has been read from
+                if os.path.exists(c):
+                    self.path = c
+                    break
         try:
             with open(self.path, 'rb') as f:
                 f.seek(self._pos)
@@ -320,7 +326,10 @@ class Kxend:
                               timeout=timeout)
 
     def console(self, name):
-        return Console(os.path.join(self.state, 'console', f'guest-{name}.log'))
+        # kxend names the log after the domain's name at creation: a domain that arrived by
+        # migration was created as <name>--incoming and then renamed.
+        d = os.path.join(self.state, 'console')
+        return Console([os.path.join(d, f'guest-{name}.log'), os.path.join(d, f'guest-{name}--incoming.log')])
 
     def alive(self):
         return self.proc.poll() is None
@@ -336,6 +345,21 @@ class Kxend:
 
 
 MIGRATE_DONE_RE = re.compile(r'migrate: done (.*)')
+SAVE_DONE_RE = re.compile(r'save: done (.*)')
+
+
+def parse_kv(text):
+    out = {}
+    for kv in text.split():
+        k, _, v = kv.partition('=')
+        try:
+            out[k] = int(v)
+        except ValueError:
+            try:
+                out[k] = float(v)
+            except ValueError:
+                out[k] = v
+    return out
 
 
 def kxl_has(a, sub):
@@ -362,7 +386,8 @@ def run_kxen(a, work, rate):
         src_console = src.console(name)
         src_console.wait_reports(1, a.fill_timeout, src.alive)
         t0 = time.time()
-        r = src.kxl(a, 'migrate', '--live', name, dst.socket, timeout=a.migrate_timeout + 60)
+        r = src.kxl(a, 'migrate', '--live', '--downtime', str(a.downtime_ms), name, dst.socket,
+                    timeout=a.migrate_timeout + 60)
         wall = time.time() - t0
         res = {'vmm': 'kxen', 'rate': rate, 'wall_ms': round(wall * 1000)}
         m = None
@@ -373,9 +398,7 @@ def run_kxen(a, work, rate):
             res['error'] = (r.stdout + r.stderr).strip().splitlines()[-3:]
             return res
         res['status'] = 'completed'
-        for kv in m[1].split():
-            k, _, v = kv.partition('=')
-            res[k] = int(v) if v.isdigit() else v
+        res.update(parse_kv(m[1]))
         res['transferred'] = res.get('bytes')
         src_console.poll()
         res.update(after_migration(a, dst.console(name), dst.alive, src_console.reports()))
@@ -501,15 +524,18 @@ def kxen_save(a, work):
         t_done = time.time()
         if r.returncode != 0:
             raise RuntimeError(f'kxl save: {r.stdout}{r.stderr}')
+        m = SAVE_DONE_RE.search(r.stdout + r.stderr)
+        reported = parse_kv(m[1]) if m else {}
         fd = os.open(path, os.O_RDONLY)
         os.fdatasync(fd)
         os.close(fd)
         t_synced = time.time()
         res = {'status': 'completed', 'file_bytes': os.path.getsize(path),
-               'save_ms': round((t_done - t0) * 1000), 'save_synced_ms': round((t_synced - t0) * 1000)}
+               'save_ms': round((t_done - t0) * 1000), 'save_synced_ms': round((t_synced - t0) * 1000),
+               'reported': reported}
         dst = Kxend(a, work, 'kxend-restore')
         t0 = time.time()
-        r = dst.kxl(a, 'restore', path)
+        r = dst.kxl(a, 'restore', '-e', path)
         res['restore_ms'] = round((time.time() - t0) * 1000)
         if r.returncode != 0:
             raise RuntimeError(f'kxl restore: {r.stdout}{r.stderr}')
