@@ -24,9 +24,10 @@
 // ceil(pages / 8) pages (`verify=rolling`, the default: every page at least every 8 reports,
 // about 110 MiB read per second for 900 MiB), or all of them (`verify=full`), interleaved
 // with the writes while there is time and finished at the report. Each report prints
-//   dirty: t=<ms> gen=<writes> rate=<MB/s> verified=<pages> sum=<hex> ok
+//   dirty: t=<ms> gen=<writes> rate=<MB/s> verified=<pages> sum=<hex> stall=<ms> ok
 // (t from the end of the first pass, gen counting every page write, the first pass included,
-// rate measured over the interval, sum the running checksum). After `seconds` one full pass,
+// rate measured over the interval, sum the running checksum, stall the longest the loop did
+// not run in the interval, see below). After `seconds` one full pass,
 // then "KXEN-TEST dirty PASS pages=<n> gen=<writes>" and on_done; without it, forever, serving
 // control/shutdown (control.hpp) at each report. Between bursts it spins (see idle_until).
 // A mismatch prints "KXEN-TEST dirty FAIL page <i> expected gen <g> ..." and crashes.
@@ -157,7 +158,8 @@ bool free_ram(uint64_t* base, uint64_t* size) {
 // without the guest's cooperation (no suspend, which minios does not serve) leaves its event
 // channels behind, VIRQ_TIMER included, and a guest blocked on its timer would never wake on
 // the new host. `idle=block` blocks between bursts instead, for runs that do not migrate.
-void idle_until(uint64_t deadline, long port, bool block) {
+// Spinning, it also keeps *stall, the longest gap between two clock reads, up to date.
+void idle_until(uint64_t deadline, long port, bool block, uint64_t* stall) {
     uint64_t now = time::now_ns();
     if (deadline <= now) return;
     // Blocking costs a few hypercalls; not worth it for a wait shorter than a millisecond.
@@ -165,7 +167,11 @@ void idle_until(uint64_t deadline, long port, bool block) {
         control::wait(evtchn_port_t(port), deadline);
         return;
     }
-    while (time::now_ns() < deadline) x86::pause();
+    for (uint64_t prev = now; now < deadline; prev = now) {
+        x86::pause();
+        now = time::now_ns();
+        if (now - prev > *stall) *stall = now - prev;
+    }
 }
 
 }  // namespace
@@ -221,9 +227,15 @@ void dirty() {
     uint64_t credit = 0, last = start, next_report = start + report_ns;
     uint64_t verified = 0;  // this interval
     uint64_t interval_start = start, interval_writes = 0;
+    // The longest time between two turns of the loop (a report's own work not counted): how
+    // long the guest was kept from running, by the host's scheduler or a migration's stop
+    // (when the clock runs on through it, as pvclock on one host does; QEMU's kvmclock stops).
+    uint64_t turn = start, stall = 0;
 
     for (;;) {
         uint64_t now = time::now_ns();
+        if (now - turn > stall) stall = now - turn;
+        turn = now;
         credit += (now - last) * rate;
         last = now;
         if (credit > max_credit) credit = max_credit;
@@ -236,13 +248,17 @@ void dirty() {
             now = time::now_ns();
             uint64_t dt = now - interval_start;
             uint64_t tenths = dt ? (interval_writes * kPage * 10'000 + dt / 2) / dt : 0;  // bytes/ns * 1000 = MB/s
-            console::println("dirty: t=%lu gen=%lu rate=%lu.%lu verified=%lu sum=%016lx ok", (now - start) / kNsPerMs,
-                             ws.writes, tenths / 10, tenths % 10, verified, ws.sum);
+            uint64_t stall_us = stall / 1000;
+            console::println("dirty: t=%lu gen=%lu rate=%lu.%lu verified=%lu sum=%016lx stall=%lu.%03lu ok",
+                             (now - start) / kNsPerMs, ws.writes, tenths / 10, tenths % 10, verified, ws.sum,
+                             stall_us / 1000, stall_us % 1000);
             if (now >= end) break;
             control::poll();  // spinning, we never wait for the store's event
             verified = 0;
             interval_start = now;
             interval_writes = 0;
+            stall = 0;
+            turn = time::now_ns();
             next_report += report_ns;
             if (next_report <= now) next_report = now + report_ns;  // descheduled for long: no burst of reports
             continue;
@@ -257,7 +273,8 @@ void dirty() {
             uint64_t due = now + (page_cost - credit + rate - 1) / rate;
             if (due < wake) wake = due;
         }
-        idle_until(wake, port, block && xen::present());
+        idle_until(wake, port, block && xen::present(), &stall);
+        turn = time::now_ns();  // the wait itself is not a stall
     }
 
     // A whole pass, which also compares the checksum once.
