@@ -41,12 +41,15 @@ std::uint16_t domid_of(Host const& h, std::string const& name) {
     return static_cast<std::uint16_t>(id);
 }
 
-// The shutdown code once the domain is shut down, or -1 if it is not (yet) within the timeout.
+constexpr int kGone = -2;
+
+// The shutdown code once the domain is shut down, kGone once it is destroyed, or -1 if
+// neither happens within the timeout.
 int wait_shutdown(privcmd::Client& c, std::uint16_t domid, std::chrono::seconds timeout = 30s) {
     auto end = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < end) {
         auto info = c.domain_info(domid);
-        if (!info) return -1;
+        if (!info) return kGone;
         if (info->flags & XEN_DOMINF_shutdown)
             return static_cast<int>((info->flags >> XEN_DOMINF_shutdownshift) & XEN_DOMINF_shutdownmask);
         std::this_thread::sleep_for(20ms);
@@ -163,7 +166,9 @@ TEST_P(SuspendCancel, GuestRunsOnAndStillTakesShutdown) {
     auto r = h.kxl({"shutdown", "sus"});
     EXPECT_EQ(r.status, 0) << r.out;
     EXPECT_TRUE(h.wait_console("sus", "control: shutdown request poweroff", 30s)) << h.console_log("sus");
-    EXPECT_EQ(wait_shutdown(c, id), SHUTDOWN_poweroff);
+    // Destroyed if kxl's monitor missed the short suspends and applied on_poweroff.
+    auto code = wait_shutdown(c, id);
+    EXPECT_TRUE(code == SHUTDOWN_poweroff || code == kGone) << code;
     EXPECT_EQ(h.console_log("sus").find("FAIL"), std::string::npos) << h.console_log("sus");
     EXPECT_TRUE(h.kxend_alive());
 }
@@ -174,8 +179,8 @@ namespace {
 
 // `kxl save` may not be there yet: then the new-domain tests are skipped, saying so.
 bool save_unsupported(kxen::test::Run const& r) {
-    return r.status != 0 && (r.out.find("unknown") != std::string::npos || r.out.find("usage") != std::string::npos ||
-                             r.out.find("Usage") != std::string::npos);
+    return r.status != 0 && (r.out.find("subcommand is required") != std::string::npos ||
+                             r.out.find("nknown") != std::string::npos || r.out.find("sage:") != std::string::npos);
 }
 
 std::size_t pos_after(std::string const& log, std::string const& text) {
