@@ -58,6 +58,8 @@ struct DomainConfig {
     ShutdownAction on_soft_reset = ShutdownAction::soft_reset;
     std::vector<IgnoredSetting> ignored;
     std::vector<std::string> warnings;   // things xl also warns about; worth printing
+    // The xl.cfg text this came from (overrides appended), as xl keeps it for save files.
+    std::string text;
 
     [[nodiscard]] std::uint64_t memory_bytes() const { return memory_mib << 20; }
 };

@@ -4,8 +4,10 @@
 # of src/toolstack/stream/sample.hpp in each of its formats (-f xl, libxl, libxc). Also checks
 # that verify-stream-v2 does reject a corrupted copy, so that a pass means something.
 #
-#   tests/stream/verify_conformance.sh [KXEN_STREAM_SAMPLE]
+#   tests/stream/verify_conformance.sh [KXEN_STREAM_SAMPLE [BIN_DIR GUEST]]
 #     KXEN_STREAM_SAMPLE   the binary (default: build/bin/kxen-stream-sample)
+#     BIN_DIR GUEST        kxend/kxl and minios.elf: also check `kxl save` of a running guest
+#                          (needs /dev/kvm; skipped without it)
 #     STREAM_DEB_CACHE     where the .deb is fetched and unpacked (default .cache/stream-debs)
 # Exit 0 when everything passed, or (printing SKIPPED and why) when the .deb cannot be had.
 set -uo pipefail
@@ -90,6 +92,35 @@ corrupt() {
     corrupt "reserved libxc option bits" $((libxl + 24 + 16)) '\x80'
     corrupt "an unknown libxc record type" $((libxl + 24 + 40)) '\x7f'
 }
+
+# A real save: kxend runs minios, kxl saves it, verify-stream-v2 reads the file.
+bindir="${2:-}"
+guest="${3:-}"
+if [ -n "$bindir" ] && [ -n "$guest" ]; then
+    echo "verify-stream-v2 on kxl save of a running minios:"
+    if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+        echo "  skip (no usable /dev/kvm)"
+    else
+        export KXEN_SOCKET="$work/privcmd"
+        "$bindir/kxend" --socket "$KXEN_SOCKET" --state-dir "$work/state" >"$work/kxend.log" 2>&1 &
+        kxend=$!
+        for _ in $(seq 100); do [ -S "$work/state/xenstored/socket" ] && break; sleep 0.1; done
+        for extra in "test=idle" "test=spin"; do
+            if "$bindir/kxl" create "$repo/examples/minios.cfg" "kernel=\"$guest\"" "name=\"sv\"" "extra=\"$extra\"" \
+                   >"$work/err" 2>&1 && sleep 0.5 && "$bindir/kxl" save sv "$work/sv.xl" >>"$work/err" 2>&1; then
+                if verify xl "$work/sv.xl" && ! grep -q 'Error' "$work/out"; then
+                    ok "kxl save ($extra): verify-stream-v2 -f xl ($(stat -c %s "$work/sv.xl") bytes, $(grep -c 'Record' "$work/out") records)"
+                else
+                    bad "kxl save ($extra): verify-stream-v2 -f xl"; sed 's/^/       | /' "$work/out"
+                fi
+            else
+                bad "kxl create/save ($extra)"; sed 's/^/       | /' "$work/err"
+            fi
+            "$bindir/kxl" destroy sv >/dev/null 2>&1
+        done
+        kill "$kxend"; wait "$kxend" 2>/dev/null
+    fi
+fi
 
 echo "stream conformance: $passed passed, $failed failed"
 [ $failed -eq 0 ]

@@ -38,6 +38,12 @@ void fire(std::weak_ptr<Domain> wd, unsigned vcpu_id, std::uint64_t gen, bool pe
     {
         std::lock_guard g{v->timer_mu};
         if (v->timer_gen != gen) return;   // re-armed or stopped since
+        if (d->is_shutdown()) {
+            // A shut-down (suspended) domain's memory is being saved: the event waits until it
+            // runs again, checked every few ms (a resume), or goes with the domain.
+            arm(*v, d->hv().clock().system_time() + 5'000'000, periodic);
+            return;
+        }
         if (periodic) {
             if (!v->periodic_period) return;
             arm(*v, d->hv().clock().system_time() + v->periodic_period, true);

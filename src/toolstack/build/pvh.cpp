@@ -55,21 +55,31 @@ bool PvhLayout::in_ram(std::uint64_t gpa, std::uint64_t len) const {
     return highmem_end && gpa >= gib4 && gpa <= highmem_end && len <= highmem_end - gpa;
 }
 
-auto plan_pvh(ElfImage const& image, PvhParams params) -> std::expected<PvhLayout, BuildError> {
+auto plan_pvh_ram(std::uint64_t mem_bytes, std::uint64_t mmio_hole_start) -> std::expected<PvhLayout, BuildError> {
+    PvhParams params;
+    params.mem_bytes = mem_bytes;
+    params.mmio_hole_start = mmio_hole_start;
     if (auto r = check_params(params); !r) return std::unexpected(r.error());
     PvhLayout l;
-    l.mem_bytes = params.mem_bytes;
-    l.mmio_hole_start = params.mmio_hole_start;
-    l.nr_vcpus = params.nr_vcpus;
-    l.zero_fill = params.memory_may_be_dirty;
-    l.entry = image.phys32_entry();
+    l.mem_bytes = mem_bytes;
+    l.mmio_hole_start = mmio_hole_start;
     // libxl__build_hvm: RAM that would overlap the hole is moved above 4 GiB.
-    l.lowmem_end = std::min(params.mem_bytes, params.mmio_hole_start);
-    l.highmem_end = params.mem_bytes > params.mmio_hole_start
-                        ? gib4 + (params.mem_bytes - params.mmio_hole_start) : 0;
+    l.lowmem_end = std::min(mem_bytes, mmio_hole_start);
+    l.highmem_end = mem_bytes > mmio_hole_start ? gib4 + (mem_bytes - mmio_hole_start) : 0;
     for (unsigned i = 0; i < x86_hvm_nr_special_pages; ++i)
         l.special_gfns[i] = special_gfn(static_cast<SpecialPage>(i));
     l.memmap = make_memmap(l);
+    return l;
+}
+
+auto plan_pvh(ElfImage const& image, PvhParams params) -> std::expected<PvhLayout, BuildError> {
+    if (auto r = check_params(params); !r) return std::unexpected(r.error());
+    auto ram = plan_pvh_ram(params.mem_bytes, params.mmio_hole_start);
+    if (!ram) return ram;
+    PvhLayout l = std::move(*ram);
+    l.nr_vcpus = params.nr_vcpus;
+    l.zero_fill = params.memory_may_be_dirty;
+    l.entry = image.phys32_entry();
 
     // The entry runs with paging off in 32-bit mode, so the kernel and everything it is
     // handed must be in the RAM below the hole.

@@ -101,6 +101,10 @@ struct PvhLayout {
 
 // Decides the layout; refuses what does not fit (with the address and the domain's size).
 auto plan_pvh(ElfImage const& image, PvhParams params) -> std::expected<PvhLayout, BuildError>;
+// The physmap part of the plan alone (RAM ranges, special pages, e820): all a restore needs,
+// since the kernel comes with the guest's memory.
+auto plan_pvh_ram(std::uint64_t mem_bytes, std::uint64_t mmio_hole_start = pvh_mmio_hole_start)
+    -> std::expected<PvhLayout, BuildError>;
 
 // Copies the kernel segments, the ramdisk and the start_info bytes into the guest.
 // `image` must be the one the layout was planned for.

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cstdio>
+#include <fstream>
 #include <fmt/format.h>
 #include <xen/sched.h>
 #include "toolstack/kxl/domain_create.hpp"
@@ -14,22 +15,16 @@ namespace ts = toolstack;
 
 namespace {
 
-// Detach from the terminal and from whoever reads our output, as xl's daemonized child does.
-bool daemonize() {
-    pid_t pid = ::fork();
-    if (pid < 0) return false;
-    if (pid > 0) {
-        int st;
-        ::waitpid(pid, &st, 0);   // the intermediate child exits at once
-        return false;
+// The file as written, then the overrides, which later lines win over as in xl.cfg.
+std::string config_text(std::string const& path, std::vector<std::string> const& overrides) {
+    std::ifstream f(path);
+    std::string text{std::istreambuf_iterator<char>(f), {}};
+    if (!overrides.empty()) {
+        if (!text.empty() && text.back() != '\n') text += '\n';
+        text += "# kxl create overrides\n";
+        for (auto const& o : overrides) text += o + "\n";
     }
-    ::setsid();
-    if (::fork() != 0) ::_exit(0);
-    int null = ::open("/dev/null", O_RDWR);
-    ::dup2(null, 0);
-    ::dup2(null, 1);
-    ::dup2(null, 2);
-    return true;
+    return text;
 }
 
 } // namespace
@@ -49,6 +44,7 @@ int cmd_create(Globals const& g, CreateArgs const& a) {
         fmt::print(stderr, "kxl: {}\n", cfg.error().to_string());
         return 1;
     }
+    cfg->text = config_text(a.config, a.overrides);
     if (!a.quiet)
         for (auto const& w : cfg->warnings) fmt::print(stderr, "kxl: warning: {}\n", w);
     auto c = connect(g);
@@ -64,10 +60,7 @@ int cmd_create(Globals const& g, CreateArgs const& a) {
         return 1;
     }
     std::fflush(stdout);
-    if (!a.no_monitor && daemonize()) {
-        if (auto mc = connect(g)) monitor_domain(*mc, *cfg, *domid);
-        ::_exit(0);
-    }
+    if (!a.no_monitor) start_monitor(g, *cfg, *domid);
     if (a.console) return attach_console(*c, *domid);
     return 0;
 }

@@ -1,5 +1,6 @@
 #include "toolstack/kxl/domain_create.hpp"
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <fmt/format.h>
 #include <xen/hvm/params.h>
@@ -21,21 +22,6 @@ std::expected<std::vector<std::byte>, std::string> read_file(std::string const& 
     std::memcpy(out.data(), bytes.data(), bytes.size());
     return out;
 }
-
-// Guest RAM as the builder writes it: a foreign mapping per RAM range.
-class ForeignWriter final : public build::GuestPhysWriter {
-public:
-    void add(std::uint64_t gpa, privcmd::ForeignMap m) { maps_.push_back({gpa, std::move(m)}); }
-    std::span<std::byte> map(std::uint64_t gpa, std::size_t len) override {
-        for (auto& [base, m] : maps_)
-            if (gpa >= base && gpa + len >= gpa && gpa + len <= base + m.map.size())
-                return {m.map.data() + (gpa - base), len};
-        return {};
-    }
-
-private:
-    std::vector<std::pair<std::uint64_t, privcmd::ForeignMap>> maps_;
-};
 
 // Destroys a half-built domain unless disarmed.
 struct DomainGuard {
@@ -64,9 +50,121 @@ std::string err(char const* step, XenErr e) {
 
 } // namespace
 
+std::span<std::byte> GuestMemory::map(std::uint64_t gpa, std::size_t len) {
+    for (auto& [base, m] : maps_)
+        if (gpa >= base && gpa + len >= gpa && gpa + len <= base + m.map.size())
+            return {m.map.data() + (gpa - base), len};
+    return {};
+}
+
+std::expected<std::uint16_t, std::string> make_domain(privcmd::Client& c, toolstack::DomainConfig const& cfg,
+                                                      std::string const& name) {
+    xen_domain_handle_t handle;
+    std::memcpy(handle, cfg.uuid.bytes.data(), sizeof handle);
+    auto domid = c.create_domain(handle, cfg.max_vcpus);
+    if (!domid) return std::unexpected(err("createdomain", domid.error()));
+    DomainGuard guard{c, nullptr, *domid};
+    if (auto r = c.set_name(*domid, name); !r)
+        return std::unexpected(r.error() == XenErr::exist ? fmt::format("domain with name \"{}\" already exists", name)
+                                                          : err("set name", r.error()));
+    // libxl adds LIBXL_MAXMEM_CONSTANT (1 MiB) of slack above maxmem for the special pages.
+    if (auto r = c.max_mem(*domid, (cfg.maxmem_mib << 10) + 1024); !r) return std::unexpected(err("max_mem", r.error()));
+    guard.armed = false;
+    return *domid;
+}
+
+std::expected<void, std::string> populate_ram(privcmd::Client& c, std::uint16_t domid, build::PvhLayout const& layout,
+                                              GuestMemory& mem, bool readonly) {
+    auto populate = [&](std::uint64_t start, std::uint64_t end) -> std::expected<void, std::string> {
+        if (end <= start) return {};
+        auto runs = c.populate_physmap(domid, start >> 12, (end - start) >> 12);
+        if (!runs) return std::unexpected(err("populate_physmap", runs.error()));
+        for (auto [gfn, count] : *runs) {
+            auto m = c.map_foreign(domid, gfn, count, readonly);
+            if (!m) return std::unexpected(err("map guest memory", m.error()));
+            mem.add(gfn << 12, std::move(*m));
+        }
+        return {};
+    };
+    if (auto r = populate(0, layout.lowmem_end); !r) return r;
+    if (layout.highmem_end)
+        if (auto r = populate(build::gib4, layout.highmem_end); !r) return r;
+    // The special pages (console, xenstore, ...) sit in a reserved range below 4 GiB.
+    auto first_special = layout.special_gfns.front();
+    if (auto r = c.populate_physmap(domid, first_special, layout.special_gfns.size()); !r)
+        return std::unexpected(err("populate special pages", r.error()));
+    if (auto m = c.map_foreign(domid, first_special, layout.special_gfns.size(), readonly))
+        mem.add(first_special << 12, std::move(*m));
+    return {};
+}
+
+std::expected<void, std::string> set_e820(privcmd::Client& c, std::uint16_t domid, build::PvhLayout const& layout) {
+    // XENMEM_memory_map hands the guest the BIOS E820 format (20-byte entries).
+    std::vector<std::uint8_t> e820;
+    for (auto const& e : layout.memmap) {
+        std::uint8_t b[20];
+        std::memcpy(b, &e.addr, 8);
+        std::memcpy(b + 8, &e.size, 8);
+        std::memcpy(b + 16, &e.type, 4);
+        e820.insert(e820.end(), b, b + 20);
+    }
+    if (auto r = c.set_memory_map(domid, e820, static_cast<unsigned>(layout.memmap.size())); !r)
+        return std::unexpected(err("set memory map", r.error()));
+    return {};
+}
+
+std::expected<StoreChannels, std::string> offer_channels(privcmd::Client& c, std::uint16_t domid) {
+    using SP = build::SpecialPage;
+    StoreChannels ch;
+    ch.store_gfn = build::special_gfn(SP::xenstore);
+    ch.console_gfn = build::special_gfn(SP::console);
+    (void)c.set_hvm_param(domid, HVM_PARAM_STORE_PFN, ch.store_gfn);
+    (void)c.set_hvm_param(domid, HVM_PARAM_CONSOLE_PFN, ch.console_gfn);
+    // The PV console's and xenstore's event channels: ports in the guest offered to dom0, where
+    // kxen-backend and kxenstored bind them (libxl's alloc_unbound for console and store).
+    for (auto param : {HVM_PARAM_CONSOLE_EVTCHN, HVM_PARAM_STORE_EVTCHN}) {
+        evtchn_alloc_unbound_t a{};
+        a.dom = domid;
+        a.remote_dom = 0;
+        if (c.raw_struct_call(__HYPERVISOR_event_channel_op, EVTCHNOP_alloc_unbound, &a, sizeof a) < 0)
+            return std::unexpected(std::string("cannot allocate the console/store event channels"));
+        (void)c.set_hvm_param(domid, static_cast<std::uint32_t>(param), a.port);
+        (param == HVM_PARAM_STORE_EVTCHN ? ch.store_port : ch.console_port) = a.port;
+    }
+    return ch;
+}
+
+namespace {
+std::optional<std::filesystem::path> userdata_path(privcmd::Client& c, std::uint16_t domid) {
+    auto dir = c.state_dir();
+    if (!dir) return std::nullopt;
+    return std::filesystem::path(*dir) / "userdata" / fmt::format("d{}.xl", domid);
+}
+} // namespace
+
+void remember_config(privcmd::Client& c, std::uint16_t domid, toolstack::DomainConfig const& cfg) {
+    auto path = userdata_path(c, domid);
+    if (!path || cfg.text.empty()) return;
+    std::error_code ec;
+    std::filesystem::create_directories(path->parent_path(), ec);
+    std::ofstream(*path, std::ios::trunc) << cfg.text;
+}
+
+std::optional<std::string> remembered_config(privcmd::Client& c, std::uint16_t domid) {
+    auto path = userdata_path(c, domid);
+    if (!path) return std::nullopt;
+    std::ifstream f(*path);
+    if (!f) return std::nullopt;
+    return std::string{std::istreambuf_iterator<char>(f), {}};
+}
+
 XenResult<void> destroy_domain(privcmd::Client& c, xs::Handle* store, std::uint16_t domid) {
     auto r = c.destroy_domain(domid);
     if (store) forget_domain(*store, domid);
+    if (auto path = userdata_path(c, domid)) {
+        std::error_code ec;
+        std::filesystem::remove(*path, ec);
+    }
     return r;
 }
 
@@ -88,72 +186,19 @@ std::expected<std::uint16_t, std::string> create_domain(privcmd::Client& c, tool
     auto layout = build::plan_pvh(*image, params);
     if (!layout) return std::unexpected(fmt::format("kernel '{}': {}", cfg.kernel, layout.error().message));
 
-    xen_domain_handle_t handle;
-    std::memcpy(handle, cfg.uuid.bytes.data(), sizeof handle);
-    auto domid = c.create_domain(handle, cfg.max_vcpus);
-    if (!domid) return std::unexpected(err("createdomain", domid.error()));
+    auto domid = make_domain(c, cfg, cfg.name);
+    if (!domid) return domid;
     DomainGuard guard{c, store, *domid};
-
-    if (auto r = c.set_name(*domid, cfg.name); !r)
-        return std::unexpected(r.error() == XenErr::exist
-                                   ? fmt::format("domain with name \"{}\" already exists", cfg.name)
-                                   : err("set name", r.error()));
-    // libxl adds LIBXL_MAXMEM_CONSTANT (1 MiB) of slack above maxmem for the special pages.
-    if (auto r = c.max_mem(*domid, (cfg.maxmem_mib << 10) + 1024); !r) return std::unexpected(err("max_mem", r.error()));
-
-    ForeignWriter mem;
-    auto populate = [&](std::uint64_t start, std::uint64_t end) -> std::expected<void, std::string> {
-        if (end <= start) return {};
-        auto runs = c.populate_physmap(*domid, start >> 12, (end - start) >> 12);
-        if (!runs) return std::unexpected(err("populate_physmap", runs.error()));
-        for (auto [gfn, count] : *runs) {
-            auto m = c.map_foreign(*domid, gfn, count);
-            if (!m) return std::unexpected(err("map guest memory", m.error()));
-            mem.add(gfn << 12, std::move(*m));
-        }
-        return {};
-    };
-    if (auto r = populate(0, layout->lowmem_end); !r) return std::unexpected(r.error());
-    if (layout->highmem_end)
-        if (auto r = populate(build::gib4, layout->highmem_end); !r) return std::unexpected(r.error());
-    // The special pages (console, xenstore, ...) sit in a reserved range below 4 GiB.
-    auto first_special = layout->special_gfns.front();
-    if (auto r = c.populate_physmap(*domid, first_special, layout->special_gfns.size()); !r)
-        return std::unexpected(err("populate special pages", r.error()));
-
+    GuestMemory mem;
+    if (auto r = populate_ram(c, *domid, *layout, mem); !r) return std::unexpected(r.error());
     if (auto r = build::write_pvh(*layout, *image, mem); !r)
         return std::unexpected(fmt::format("loading kernel: {}", r.error().message));
-
-    // XENMEM_memory_map hands the guest the BIOS E820 format (20-byte entries).
-    std::vector<std::uint8_t> e820;
-    for (auto const& e : layout->memmap) {
-        std::uint8_t b[20];
-        std::memcpy(b, &e.addr, 8);
-        std::memcpy(b + 8, &e.size, 8);
-        std::memcpy(b + 16, &e.type, 4);
-        e820.insert(e820.end(), b, b + 20);
-    }
-    if (auto r = c.set_memory_map(*domid, e820, static_cast<unsigned>(layout->memmap.size())); !r)
-        return std::unexpected(err("set memory map", r.error()));
-    using SP = build::SpecialPage;
-    StoreChannels ch;
-    ch.store_gfn = build::special_gfn(SP::xenstore);
-    ch.console_gfn = build::special_gfn(SP::console);
-    (void)c.set_hvm_param(*domid, HVM_PARAM_STORE_PFN, ch.store_gfn);
-    (void)c.set_hvm_param(*domid, HVM_PARAM_CONSOLE_PFN, ch.console_gfn);
-    // The PV console's and xenstore's event channels: ports in the guest offered to dom0, where
-    // kxen-backend and kxenstored bind them (libxl's alloc_unbound for console and store).
-    for (auto param : {HVM_PARAM_CONSOLE_EVTCHN, HVM_PARAM_STORE_EVTCHN}) {
-        evtchn_alloc_unbound_t a{};
-        a.dom = *domid;
-        a.remote_dom = 0;
-        if (c.raw_struct_call(__HYPERVISOR_event_channel_op, EVTCHNOP_alloc_unbound, &a, sizeof a) < 0)
-            return std::unexpected(std::string("cannot allocate the console/store event channels"));
-        (void)c.set_hvm_param(*domid, static_cast<std::uint32_t>(param), a.port);
-        (param == HVM_PARAM_STORE_EVTCHN ? ch.store_port : ch.console_port) = a.port;
-    }
+    if (auto r = set_e820(c, *domid, *layout); !r) return std::unexpected(r.error());
+    auto ch = offer_channels(c, *domid);
+    if (!ch) return std::unexpected(ch.error());
     if (store)
-        if (auto r = announce_domain(*store, *domid, cfg, ch); !r) return std::unexpected("xenstore: " + r.error());
+        if (auto r = announce_domain(*store, *domid, cfg, *ch); !r) return std::unexpected("xenstore: " + r.error());
+    remember_config(c, *domid, cfg);
 
     auto ctx = build::pvh_vcpu_context(*layout);
     if (auto r = c.set_vcpu_context(*domid, 0, &ctx, sizeof ctx); !r)
@@ -173,6 +218,13 @@ void monitor_domain(privcmd::Client& c, toolstack::DomainConfig const& cfg, std:
         if (!info) return;   // destroyed by someone else: nothing to do
         if (info->flags & XEN_DOMINF_shutdown) {
             unsigned reason = (info->flags >> XEN_DOMINF_shutdownshift) & XEN_DOMINF_shutdownmask;
+            // A suspend is not a death: the save or migration that asked for it destroys or
+            // resumes the domain (as xl's monitor lets it be).
+            if (reason == SHUTDOWN_suspend) {
+                if (auto s2 = c.domain_wait(domid, seq, 10000)) seq = *s2;
+                else if (s2.error() == XenErr::srch || s2.error() == XenErr::io) return;
+                continue;
+            }
             switch (action_for(cfg, reason)) {
             case toolstack::ShutdownAction::preserve: return;
             case toolstack::ShutdownAction::destroy:

@@ -6,6 +6,8 @@
 #include <vector>
 #include "common/xen_err.hpp"
 #include "privcmd/client.hpp"
+#include "toolstack/kxl/domain_save.hpp"
+#include "toolstack/xl_cfg_domain.hpp"
 
 namespace kxen::kxl {
 
@@ -43,6 +45,43 @@ int cmd_shutdown(Globals const& g, ShutdownArgs const& a);
 int cmd_info(Globals const& g);
 int cmd_dmesg(Globals const& g, bool clear);
 int cmd_console(Globals const& g, std::string const& dom);
+// Detach from the terminal as xl's daemonized child does: true in the (grand)child.
+bool daemonize();
+// xl's per-domain monitor, left running in the background.
+void start_monitor(Globals const& g, toolstack::DomainConfig const& cfg, std::uint16_t domid);
+// SIGINT/SIGTERM request `c` (and SIGPIPE is ignored) for the rest of the process.
+void cancel_on_signals(Cancel& c);
+
+struct SaveArgs {
+    std::string dom, file, config;
+    bool checkpoint = false;   // -c: the domain runs on after the save
+    bool paused = false;       // -p: ... paused
+};
+int cmd_save(Globals const& g, SaveArgs const& a);
+// Save and migrate progress on stderr: one line rewritten on a terminal, a line each otherwise.
+std::function<void(SaveProgress const&)> progress_printer(char const* what);
+struct RestoreArgs {
+    std::string file, config;
+    bool paused = false, no_monitor = false, console = false;
+};
+int cmd_restore(Globals const& g, RestoreArgs const& a);
+struct MigrateArgs {
+    std::string dom, dest;
+    std::string ssh = "ssh";        // -s: the command that reaches the remote host
+    bool live = true;               // --live (default); --no-live: stop first, copy once
+    bool paused = false;            // -p: the domain is left paused on the destination
+    bool debug = false;             // --debug: the destination checks every page once more
+    double downtime_ms = 300;       // --downtime: the stop-and-copy target
+    unsigned max_iterations = 30;
+};
+int cmd_migrate(Globals const& g, MigrateArgs const& a);
+struct MigrateReceiveArgs {
+    std::uint16_t listen = 0;   // --listen PORT: TCP instead of stdin/stdout
+    bool paused = false;        // -p
+    bool no_monitor = false;    // -e
+};
+int cmd_migrate_receive(Globals const& g, MigrateReceiveArgs const& a);
+
 // Follow a domain's console until it is destroyed or the user types Ctrl-].
 int attach_console(privcmd::Client& c, std::uint16_t domid);
 

@@ -65,6 +65,46 @@ int main(int argc, char** argv) {
     console->add_option("domain", dom)->required();
     console->callback([&] { rc = cmd_console(g, dom); });
 
+    SaveArgs sv;
+    auto* save = app.add_subcommand("save", "Save a domain state to restore later");
+    save->add_flag("-c", sv.checkpoint, "Leave the domain running after creating the snapshot");
+    save->add_flag("-p", sv.paused, "Leave the domain paused after creating the snapshot");
+    save->add_option("domain", sv.dom)->required();
+    save->add_option("file", sv.file)->required();
+    save->add_option("config", sv.config, "The config to save with it (default: the one it was created from)");
+    save->callback([&] { rc = cmd_save(g, sv); });
+
+    RestoreArgs rs;
+    auto* restore = app.add_subcommand("restore", "Restore a domain from a saved state");
+    restore->add_flag("-p", rs.paused, "Do not unpause the domain after restoring it");
+    restore->add_flag("-e", rs.no_monitor, "Do not wait in the background for the death of the domain");
+    restore->add_flag("-c", rs.console, "Attach to the console after restoring");
+    restore->add_option("file", rs.file)->required();
+    restore->add_option("config", rs.config);
+    restore->callback([&] { rc = cmd_restore(g, rs); });
+
+    MigrateArgs mg;
+    auto* migrate = app.add_subcommand("migrate", "Migrate a domain to another host");
+    migrate->add_option("domain", mg.dom)->required();
+    migrate->add_option("host", mg.dest,
+                        "HOST (over ssh), tcp:HOST:PORT (to `kxl migrate-receive --listen PORT`), or the privcmd "
+                        "socket of another kxend on this machine")->required();
+    migrate->add_option("-s", mg.ssh, "Use this command instead of ssh");
+    migrate->add_flag("-p", mg.paused, "Do not unpause the domain after migrating it");
+    migrate->add_flag("!--no-live", mg.live, "Stop the domain first and copy it once");
+    migrate->add_flag("--live", mg.live, "Copy memory while the domain runs (the default)");
+    migrate->add_flag("--debug", mg.debug, "Send every page once more at the end; the receiver checks them");
+    migrate->add_option("--downtime", mg.downtime_ms, "Stop-and-copy once the rest fits in this many ms (300)");
+    migrate->add_option("--max-iterations", mg.max_iterations, "Pre-copy iterations at most (30)");
+    migrate->callback([&] { rc = cmd_migrate(g, mg); });
+
+    MigrateReceiveArgs mr;
+    auto* mrecv = app.add_subcommand("migrate-receive", "Receive a migrating domain (what kxl migrate runs remotely)");
+    mrecv->add_option("--listen", mr.listen, "Take the stream from one TCP connection on this port");
+    mrecv->add_flag("-p", mr.paused, "Do not unpause the domain");
+    mrecv->add_flag("-e", mr.no_monitor, "Do not wait in the background for the death of the domain");
+    mrecv->callback([&] { rc = cmd_migrate_receive(g, mr); });
+
     CLI11_PARSE(app, argc, argv);
     return rc;
 }

@@ -1,0 +1,500 @@
+#include "toolstack/kxl/domain_save.hpp"
+#include <cpuid.h>
+#include <algorithm>
+#include <cstring>
+#include <thread>
+#include <fmt/format.h>
+#include <xen/domctl.h>
+#include <xen/hvm/params.h>
+#include <xen/hvm/save.h>
+#include <xen/sched.h>
+#include "toolstack/build/pvh.hpp"
+#include "toolstack/kxl/domain_create.hpp"
+#include "toolstack/stream/reader.hpp"
+#include "toolstack/stream/writer.hpp"
+#include "toolstack/xl_cfg.hpp"
+
+namespace kxen::kxl {
+namespace st = toolstack::stream;
+namespace build = toolstack::build;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+std::string xen_err(char const* step, XenErr e) { return fmt::format("{}: {}", step, privcmd::xen_strerror(e)); }
+
+double ms_since(clock_type::time_point t) {
+    return std::chrono::duration<double, std::milli>(clock_type::now() - t).count();
+}
+
+bool cancelled(Cancel const* c) { return c && c->requested(); }
+
+// The HVM params libxc's x86 HVM saver sends (xg_sr_save_x86_hvm.c), where they are non-zero.
+constexpr std::uint32_t saved_params[] = {
+    HVM_PARAM_STORE_PFN,      HVM_PARAM_IOREQ_PFN,           HVM_PARAM_BUFIOREQ_PFN,
+    HVM_PARAM_PAGING_RING_PFN, HVM_PARAM_MONITOR_RING_PFN,   HVM_PARAM_SHARING_RING_PFN,
+    HVM_PARAM_VM86_TSS_SIZED, HVM_PARAM_CONSOLE_PFN,         HVM_PARAM_ACPI_IOPORTS_LOCATION,
+    HVM_PARAM_VIRIDIAN,       HVM_PARAM_IDENT_PT,            HVM_PARAM_VM_GENERATION_ID_ADDR,
+    HVM_PARAM_IOREQ_SERVER_PFN, HVM_PARAM_NR_IOREQ_SERVER_PAGES, HVM_PARAM_X87_FIP_WIDTH,
+    HVM_PARAM_MCA_CAP,
+};
+
+// The CPUID the guest sees: on these hosts ring-3 cpuid is not intercepted, so the host's
+// leaves are the policy (the restore side compares, it does not load them).
+std::vector<st::CpuidLeaf> cpuid_policy() {
+    std::vector<st::CpuidLeaf> out;
+    auto add_range = [&](std::uint32_t first) {
+        unsigned a, b, c, d;
+        __cpuid(first, a, b, c, d);
+        std::uint32_t last = std::min<std::uint32_t>(a, first + 0x20);
+        for (std::uint32_t leaf = first; leaf <= last; ++leaf) {
+            bool sub = leaf == 4 || leaf == 7 || leaf == 0xb || leaf == 0xd;
+            for (std::uint32_t s = 0; s < (sub ? 4u : 1u); ++s) {
+                __cpuid_count(leaf, s, a, b, c, d);
+                out.push_back({leaf, sub ? s : st::cpuid_no_subleaf, a, b, c, d});
+            }
+        }
+    };
+    add_range(0);
+    add_range(0x80000000u);
+    return out;
+}
+
+// Guest RAM for reading, mapped once per run of present frames.
+class SourcePages {
+public:
+    std::expected<void, std::string> map(privcmd::Client& c, std::uint16_t domid) {
+        auto max = c.max_gpfn(domid);
+        if (!max) return std::unexpected(xen_err("maximum gpfn", max.error()));
+        max_pfn_ = *max;
+        std::vector<xen_pfn_t> batch;
+        for (std::uint64_t base = 0; base <= *max; base += st::page_batch_max) {
+            batch.clear();
+            for (std::uint64_t p = base; p <= *max && p < base + st::page_batch_max; ++p) batch.push_back(p);
+            if (auto r = c.page_types(domid, batch); !r) return std::unexpected(xen_err("page types", r.error()));
+            for (std::size_t i = 0; i < batch.size(); ++i)
+                if ((batch[i] & XEN_DOMCTL_PFINFO_LTAB_MASK) != XEN_DOMCTL_PFINFO_XTAB) present_.push_back(base + i);
+        }
+        // Map each contiguous run; a run spread over several pool extents is mapped in parts.
+        for (std::size_t i = 0; i < present_.size();) {
+            std::size_t j = i + 1;
+            while (j < present_.size() && present_[j] == present_[j - 1] + 1) ++j;
+            if (auto r = map_run(c, domid, present_[i], j - i); !r) return r;
+            i = j;
+        }
+        return {};
+    }
+    [[nodiscard]] std::vector<std::uint64_t> const& present() const { return present_; }
+    [[nodiscard]] std::uint64_t max_pfn() const { return max_pfn_; }
+    [[nodiscard]] std::byte const* page(std::uint64_t pfn) const {
+        auto it = std::upper_bound(runs_.begin(), runs_.end(), pfn,
+                                   [](std::uint64_t p, Run const& r) { return p < r.pfn; });
+        if (it == runs_.begin()) return nullptr;
+        --it;
+        if (pfn >= it->pfn + it->count) return nullptr;
+        return it->map.map.data() + ((pfn - it->pfn) << 12);
+    }
+
+private:
+    struct Run {
+        std::uint64_t pfn, count;
+        privcmd::ForeignMap map;
+    };
+    std::expected<void, std::string> map_run(privcmd::Client& c, std::uint16_t domid, std::uint64_t pfn,
+                                             std::uint64_t count) {
+        if (auto m = c.map_foreign(domid, pfn, count, true)) {
+            runs_.push_back({pfn, count, std::move(*m)});
+            return {};
+        }
+        if (count == 1) return std::unexpected(fmt::format("cannot map guest frame {:#x}", pfn));
+        auto half = count / 2;
+        if (auto r = map_run(c, domid, pfn, half); !r) return r;
+        return map_run(c, domid, pfn + half, count - half);
+    }
+    std::vector<std::uint64_t> present_;
+    std::vector<Run> runs_;   // ascending pfn
+    std::uint64_t max_pfn_ = 0;
+};
+
+bool all_zero(std::byte const* p) {
+    static constexpr std::byte zero[4096]{};
+    return std::memcmp(p, zero, sizeof zero) == 0;
+}
+
+class Saver {
+public:
+    Saver(privcmd::Client& c, xs::Handle* store, std::uint16_t domid, st::ByteSink sink, SaveOptions const& o)
+        : c_{c}, store_{store}, domid_{domid}, out_{std::move(sink)}, xc_{out_}, xl_{out_}, opts_{o} {}
+
+    std::expected<SaveStats, std::string> run(std::string const& config_text) {
+        auto t0 = clock_type::now();
+        if (auto r = pages_.map(c_, domid_); !r) return fail(r.error());
+        if (cancelled(opts_.cancel)) return fail("cancelled");
+        if (auto r = st::write_xl_header(out_, st::XlHeader{st::xl_flag_streamv2, 0, config_text}); !r)
+            return fail(r.error().message());
+        if (auto r = xl_.header(); !r) return fail(r.error().message());
+        if (auto r = xl_.libxc_context(); !r) return fail(r.error().message());
+        if (auto r = xc_.header(); !r) return fail(r.error().message());
+        if (auto r = xc_.cpuid_policy(cpuid_policy()); !r) return fail(r.error().message());
+        std::vector<st::MsrEntry> msrs{{0xce, 0}};   // MSR_INTEL_PLATFORM_INFO, as Xen sends
+        if (auto r = xc_.msr_policy(msrs); !r) return fail(r.error().message());
+        if (auto r = xc_.static_data_end(); !r) return fail(r.error().message());
+
+        std::vector<std::uint64_t> pending;   // dirty pages still to send
+        if (opts_.live) {
+            if (auto r = c_.shadow_op(domid_, XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY); !r)
+                return fail(xen_err("enable log-dirty", r.error()));
+            logging_ = true;
+            if (auto r = send(pages_.present(), true); !r) return fail(r.error());
+            report(0, 0, 0, false);
+            bitmap_.resize(pages_.max_pfn() / 64 + 1);
+            for (unsigned it = 1; it <= opts_.max_iterations; ++it) {
+                auto start = clock_type::now();
+                auto bytes_before = out_.offset();
+                auto dirty = collect(false);
+                if (!dirty) return fail(dirty.error());
+                pending = std::move(*dirty);
+                stats_.iterations = it;
+                // Pages sent in this iteration per second is what the link gives us.
+                double const rate = bandwidth_bytes_per_ms();
+                double const downtime = rate > 0 ? double(pending.size()) * 4096.0 / rate : 0;
+                report(it, pending.size(), downtime, false);
+                if (downtime <= opts_.downtime_target_ms || it == opts_.max_iterations) break;
+                if (auto r = send(pending, false); !r) return fail(r.error());
+                pending.clear();
+                last_iter_ms_ = ms_since(start);
+                last_iter_bytes_ = out_.offset() - bytes_before;
+                if (cancelled(opts_.cancel)) return fail("cancelled");
+            }
+        }
+        auto t_suspend = clock_type::now();
+        if (auto r = suspend(); !r) return fail(r.error());
+        if (opts_.live) {
+            auto dirty = collect(true);
+            if (!dirty) return fail(dirty.error());
+            pending.insert(pending.end(), dirty->begin(), dirty->end());
+            std::sort(pending.begin(), pending.end());
+            pending.erase(std::unique(pending.begin(), pending.end()), pending.end());
+            report(stats_.iterations + 1, pending.size(), 0, true);
+            if (auto r = send(pending, false); !r) return fail(r.error());
+            (void)c_.shadow_op(domid_, XEN_DOMCTL_SHADOW_OP_OFF);
+            logging_ = false;
+        } else {
+            if (auto r = send(pages_.present(), true); !r) return fail(r.error());
+            report(0, 0, 0, true);
+        }
+        if (opts_.verify) {
+            if (auto r = xc_.verify(); !r) return fail(r.error().message());
+            if (auto r = send(pages_.present(), false); !r) return fail(r.error());
+        }
+        if (auto r = tail(); !r) return fail(r.error());
+        stats_.bytes = out_.offset();
+        stats_.total_ms = ms_since(t0);
+        stats_.downtime_ms = ms_since(t_suspend);
+        return stats_;
+    }
+
+private:
+    std::unexpected<std::string> fail(std::string const& why) {
+        if (logging_) (void)c_.shadow_op(domid_, XEN_DOMCTL_SHADOW_OP_OFF);
+        if (suspended_) {
+            if (auto r = resume_suspended(c_, domid_, stats_.cooperative); !r) return std::unexpected(why + "; and resuming the domain failed: " + r.error());
+        }
+        return std::unexpected(why);
+    }
+
+    double bandwidth_bytes_per_ms() const {
+        if (last_iter_ms_ > 0 && last_iter_bytes_ > 0) return double(last_iter_bytes_) / last_iter_ms_;
+        return first_pass_ms_ > 0 ? double(first_pass_bytes_) / first_pass_ms_ : 0;
+    }
+
+    void report(unsigned it, std::uint64_t dirty, double downtime, bool final) {
+        if (!opts_.progress) return;
+        SaveProgress p;
+        p.iteration = it;
+        p.pages_sent = stats_.pages_sent + stats_.zero_pages;
+        p.bytes = out_.offset();
+        p.dirty = dirty;
+        double const ms = ms_since(last_collect_);
+        p.dirty_mb_s = it > 0 && ms > 0 ? double(dirty) * 4096.0 / 1e6 / (ms / 1e3) : 0;
+        p.expected_downtime_ms = downtime;
+        p.final = final;
+        opts_.progress(p);
+    }
+
+    // The dirty pages since the last call, present ones only, ascending.
+    std::expected<std::vector<std::uint64_t>, std::string> collect(bool final) {
+        auto n = c_.shadow_op(domid_, XEN_DOMCTL_SHADOW_OP_CLEAN, bitmap_, final ? XEN_DOMCTL_SHADOW_LOGDIRTY_FINAL : 0);
+        if (!n) return std::unexpected(xen_err("log-dirty clean", n.error()));
+        last_collect_ = clock_type::now();
+        std::vector<std::uint64_t> out;
+        for (std::size_t w = 0; w < bitmap_.size(); ++w)
+            for (auto bits = bitmap_[w]; bits; bits &= bits - 1) {
+                auto pfn = w * 64 + static_cast<unsigned>(__builtin_ctzll(bits));
+                if (pages_.page(pfn)) out.push_back(pfn);
+            }
+        return out;
+    }
+
+    // PAGE_DATA records for `pfns`. On the first pass an all-zero page goes as XALLOC (no data):
+    // the receiver's fresh RAM is zero already. Later a zero page is data like any other,
+    // since the receiver holds an older copy.
+    std::expected<void, std::string> send(std::vector<std::uint64_t> const& pfns, bool first_pass) {
+        auto start = clock_type::now();
+        auto bytes_before = out_.offset();
+        std::vector<st::PageEntry> entries;
+        std::vector<std::byte> data;
+        for (std::size_t i = 0; i < pfns.size(); i += st::page_batch_max) {
+            if (cancelled(opts_.cancel)) return std::unexpected("cancelled");
+            entries.clear();
+            data.clear();
+            for (std::size_t k = i; k < std::min(pfns.size(), i + st::page_batch_max); ++k) {
+                auto const* p = pages_.page(pfns[k]);
+                if (!p) continue;
+                if (first_pass && all_zero(p)) {
+                    entries.push_back({pfns[k], st::PageType::xalloc});
+                    ++stats_.zero_pages;
+                    continue;
+                }
+                entries.push_back({pfns[k], st::PageType::notab});
+                data.insert(data.end(), p, p + 4096);
+                ++stats_.pages_sent;
+            }
+            if (entries.empty()) continue;
+            if (auto r = xc_.page_data(entries, data); !r) return std::unexpected(r.error().message());
+        }
+        if (first_pass) {
+            first_pass_ms_ = ms_since(start);
+            first_pass_bytes_ = out_.offset() - bytes_before;
+        }
+        return {};
+    }
+
+    std::expected<void, std::string> suspend() {
+        auto info = c_.domain_info(domid_);
+        if (!info) return std::unexpected(xen_err("domain info", info.error()));
+        auto code = [](xen_domctl_getdomaininfo_t const& i) {
+            return (i.flags >> XEN_DOMINF_shutdownshift) & XEN_DOMINF_shutdownmask;
+        };
+        if ((info->flags & XEN_DOMINF_shutdown) && code(*info) != SHUTDOWN_suspend)
+            return std::unexpected("the domain has shut down");
+        auto const control = domain_path(domid_) + "/control/";
+        bool const pv = store_ && store_->try_read(control + "feature-suspend").value_or("") == "1";
+        if (!(info->flags & XEN_DOMINF_shutdown)) {
+            // As libxl: a guest with PV control suspends itself; any other is suspended from
+            // outside, where it stands.
+            if (pv) {
+                if (auto r = store_->write(control + "shutdown", "suspend"); !r) return std::unexpected(r.error().message);
+            } else if (auto r = c_.remote_shutdown(domid_, SHUTDOWN_suspend); !r) {
+                return std::unexpected(xen_err("suspend", r.error()));
+            }
+        }
+        auto deadline = clock_type::now() + opts_.suspend_timeout;
+        while (true) {
+            info = c_.domain_info(domid_);
+            if (!info) return std::unexpected(xen_err("domain info", info.error()));
+            if (info->flags & XEN_DOMINF_shutdown) {
+                if (code(*info) != SHUTDOWN_suspend)
+                    return std::unexpected(fmt::format("the domain shut down (reason {}) instead of suspending", code(*info)));
+                break;
+            }
+            if (cancelled(opts_.cancel) || clock_type::now() > deadline) {
+                if (pv) (void)store_->write(control + "shutdown", "");
+                return std::unexpected(cancelled(opts_.cancel) ? std::string("cancelled")
+                                                              : "the guest did not suspend in time");
+            }
+            std::this_thread::sleep_for(std::chrono::microseconds(500));
+        }
+        suspended_ = true;
+        stats_.cooperative = pv;
+        return {};
+    }
+
+    // What follows the memory: TSC, vCPU and platform state, params, the ends.
+    std::expected<void, std::string> tail() {
+        st::TscInfoRecord tsc;
+        if (auto p = c_.physinfo()) tsc.khz = p->cpu_khz;
+        if (auto r = xc_.tsc_info(tsc); !r) return std::unexpected(r.error().message());
+        auto ctx = c_.get_hvm_context(domid_);
+        if (!ctx) return std::unexpected(xen_err("HVM context", ctx.error()));
+        if (auto r = xc_.hvm_context(std::as_bytes(std::span{*ctx})); !r) return std::unexpected(r.error().message());
+        std::vector<st::HvmParam> params;
+        for (auto p : saved_params)
+            if (auto v = c_.get_hvm_param(domid_, p); v && *v) params.push_back({p, *v});
+        if (auto r = xc_.hvm_params(params); !r) return std::unexpected(r.error().message());
+        if (auto r = xc_.end(); !r) return std::unexpected(r.error().message());
+        if (auto r = xl_.end(); !r) return std::unexpected(r.error().message());
+        return {};
+    }
+
+    privcmd::Client& c_;
+    xs::Handle* store_;
+    std::uint16_t domid_;
+    st::StreamOutput out_;
+    st::LibxcWriter xc_;
+    st::LibxlWriter xl_;
+    SaveOptions const& opts_;
+    SourcePages pages_;
+    std::vector<std::uint64_t> bitmap_;
+    SaveStats stats_;
+    bool logging_ = false, suspended_ = false;
+    clock_type::time_point last_collect_ = clock_type::now();
+    double first_pass_ms_ = 0, last_iter_ms_ = 0;
+    std::uint64_t first_pass_bytes_ = 0, last_iter_bytes_ = 0;
+};
+
+} // namespace
+
+std::expected<SaveStats, std::string> save_domain(privcmd::Client& c, xs::Handle* store, std::uint16_t domid,
+                                                  std::string const& config_text, st::ByteSink sink,
+                                                  SaveOptions const& opts) {
+    Saver s{c, store, domid, std::move(sink), opts};
+    return s.run(config_text);
+}
+
+std::expected<void, std::string> resume_suspended(privcmd::Client& c, std::uint16_t domid, bool cooperative) {
+    if (!cooperative) {
+        if (auto r = c.resume_domain(domid); !r) return std::unexpected(xen_err("resume", r.error()));
+        return {};
+    }
+    if (auto r = c.pause(domid); !r) return std::unexpected(xen_err("pause", r.error()));
+    struct Unpause {
+        privcmd::Client& c;
+        std::uint16_t d;
+        ~Unpause() { (void)c.unpause(d); }
+    } unpause{c, domid};
+    auto ctx = c.get_hvm_context(domid);
+    if (!ctx) return std::unexpected(xen_err("HVM context", ctx.error()));
+    // The suspend hypercall of vCPU 0 returns 1: "cancelled, you are where you were".
+    for (std::size_t off = 0; off + sizeof(hvm_save_descriptor) <= ctx->size();) {
+        hvm_save_descriptor d;
+        std::memcpy(&d, ctx->data() + off, sizeof d);
+        off += sizeof d;
+        if (d.typecode == 0 || off + d.length > ctx->size()) break;
+        if (d.typecode == HVM_SAVE_CODE(CPU) && d.instance == 0 && d.length >= offsetof(hvm_hw_cpu, rbx)) {
+            std::uint64_t one = 1;
+            std::memcpy(ctx->data() + off + offsetof(hvm_hw_cpu, rax), &one, sizeof one);
+        }
+        off += d.length;
+    }
+    if (auto r = c.set_hvm_context(domid, *ctx); !r) return std::unexpected(xen_err("set HVM context", r.error()));
+    if (auto r = c.resume_domain(domid); !r) return std::unexpected(xen_err("resume", r.error()));
+    return {};
+}
+
+namespace {
+
+std::expected<toolstack::DomainConfig, std::string> config_from_text(std::string const& text) {
+    auto cfg = toolstack::parse_xl_cfg(text, "<saved config>");
+    if (!cfg) return std::unexpected("the saved config: " + cfg.error().to_string());
+    auto dc = toolstack::domain_config_from(*cfg);
+    if (!dc) return std::unexpected("the saved config: " + dc.error().to_string());
+    dc->text = text;
+    return *dc;
+}
+
+} // namespace
+
+std::expected<Restored, std::string> restore_domain(privcmd::Client& c, xs::Handle* store, st::ByteSource& src,
+                                                    RestoreOptions const& opts) {
+    st::StreamInput in{src};
+    auto hdr = st::read_xl_header(in);
+    if (!hdr) return std::unexpected(hdr.error().message());
+    if (hdr->json())
+        return std::unexpected("the save file carries a libxl JSON config (written by xl); kxl restores files with "
+                               "an xl.cfg config");
+    auto cfg = config_from_text(hdr->config);
+    if (!cfg) return std::unexpected(cfg.error());
+    auto layout = build::plan_pvh_ram(cfg->memory_bytes());
+    if (!layout) return std::unexpected("the saved config: " + layout.error().message);
+
+    auto domid = make_domain(c, *cfg, cfg->name + opts.name_suffix);
+    if (!domid) return std::unexpected(domid.error());
+    struct Guard {
+        privcmd::Client& c;
+        xs::Handle* store;
+        std::uint16_t domid;
+        bool armed = true;
+        ~Guard() {
+            if (armed) (void)destroy_domain(c, store, domid);
+        }
+    } guard{c, store, *domid};
+
+    GuestMemory mem;
+    if (auto r = populate_ram(c, *domid, *layout, mem); !r) return std::unexpected(r.error());
+    std::uint64_t pfn_end = std::max({layout->lowmem_end, layout->highmem_end,
+                                      (layout->special_gfns.back() + 1) << 12}) >> 12;
+    std::vector<std::byte> hvm_context;
+    std::vector<st::HvmParam> params;
+    bool verifying = false;   // after VERIFY: compare, do not write
+    std::uint64_t differ = 0, first_differ = 0;
+    st::ReadOptions ro;
+    ro.pfn_limit = pfn_end;
+    st::StreamVisitor v;
+    v.libxc_header = [&](st::LibxcHeader const& h) -> st::StreamResult<void> {
+        if (h.page_shift != 12) return st::stream_fail("libxc", "domain header", in.offset(), "page shift {} is not 12", h.page_shift);
+        return {};
+    };
+    v.libxc = [&](st::LibxcRecord const& rec) -> st::StreamResult<void> {
+        if (cancelled(opts.cancel)) return st::stream_fail("restore", "stream", in.offset(), "cancelled");
+        if (auto const* pd = std::get_if<st::PageDataRecord>(&rec)) {
+            std::size_t di = 0;
+            for (auto const& e : pd->pages) {
+                auto t = static_cast<unsigned>(e.type);
+                if (e.type == st::PageType::xtab || e.type == st::PageType::broken) continue;
+                auto dst = mem.map(e.pfn << 12, 4096);
+                if (dst.empty())
+                    return st::stream_fail("libxc", "PAGE_DATA", in.offset(), "pfn {:#x} is not RAM of a {} MiB domain",
+                                           e.pfn, cfg->memory_mib);
+                if (!st::page_type_has_data(t)) continue;   // XALLOC: our fresh RAM is zero
+                auto const* page = pd->data.data() + di * 4096;
+                ++di;
+                if (!verifying) {
+                    std::memcpy(dst.data(), page, 4096);
+                } else if (std::memcmp(dst.data(), page, 4096) != 0) {
+                    if (differ++ == 0) first_differ = e.pfn;
+                }
+            }
+        } else if (std::holds_alternative<st::VerifyRecord>(rec)) {
+            verifying = true;
+        } else if (auto const* hc = std::get_if<st::HvmContextRecord>(&rec)) {
+            hvm_context = hc->blob;
+        } else if (auto const* hp = std::get_if<st::HvmParamsRecord>(&rec)) {
+            params = hp->params;
+        }
+        return {};
+    };
+    if (auto r = st::read_libxl_stream(in, ro, v); !r) return std::unexpected(r.error().message());
+    if (hvm_context.empty()) return std::unexpected("the stream has no HVM_CONTEXT");
+    if (differ)
+        return std::unexpected(fmt::format("libxc VERIFY: {} pages differ from what the stream gave before "
+                                           "(first: pfn {:#x}): the sender missed a dirty page",
+                                           differ, first_differ));
+
+    if (auto r = set_e820(c, *domid, *layout); !r) return std::unexpected(r.error());
+    auto ch = offer_channels(c, *domid);
+    if (!ch) return std::unexpected(ch.error());
+    for (auto const& p : params) {
+        if (p.index >= HVM_NR_PARAMS) return std::unexpected(fmt::format("libxc HVM_PARAMS: unknown param {}", p.index));
+        if (auto r = c.set_hvm_param(*domid, static_cast<std::uint32_t>(p.index), p.value); !r)
+            return std::unexpected(fmt::format("libxc HVM_PARAMS: param {} = {:#x}: {}", p.index, p.value,
+                                               privcmd::xen_strerror(r.error())));
+        if (p.index == HVM_PARAM_STORE_PFN) ch->store_gfn = p.value;
+        if (p.index == HVM_PARAM_CONSOLE_PFN) ch->console_gfn = p.value;
+    }
+    auto blob = std::span{reinterpret_cast<std::uint8_t const*>(hvm_context.data()), hvm_context.size()};
+    if (auto r = c.set_hvm_context(*domid, blob); !r)
+        return std::unexpected(xen_err("libxc HVM_CONTEXT refused by the hypervisor", r.error()));
+    if (cancelled(opts.cancel)) return std::unexpected("cancelled");
+    Restored out{*domid, *cfg};
+    out.config.name = cfg->name + opts.name_suffix;
+    if (store)
+        if (auto r = announce_domain(*store, *domid, out.config, *ch); !r) return std::unexpected("xenstore: " + r.error());
+    remember_config(c, *domid, *cfg);
+    if (!opts.paused)
+        if (auto r = c.unpause(*domid); !r) return std::unexpected(xen_err("unpause", r.error()));
+    guard.armed = false;
+    return out;
+}
+
+} // namespace kxen::kxl
