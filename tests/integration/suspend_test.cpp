@@ -116,10 +116,6 @@ bool type(int s, std::string const& keys) {
     return ::send(s, keys.data(), keys.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(keys.size());
 }
 
-// kxl's domain monitor takes any reason it has no on_* for as a crash; preserve keeps it
-// from destroying a suspended domain (xl's monitor leaves one alone and exits).
-std::vector<std::string> const kKeepSuspended{"on_crash=\"preserve\""};
-
 class SuspendCancel : public ::testing::TestWithParam<std::string> {};
 
 } // namespace
@@ -129,7 +125,7 @@ TEST_P(SuspendCancel, GuestRunsOnAndStillTakesShutdown) {
     Host h;
     auto xs = store(h);
     ASSERT_TRUE(xs);
-    ASSERT_EQ(h.create("sus", "test=idle period_ms=5 evtchn=" + GetParam(), kKeepSuspended).status, 0);
+    ASSERT_EQ(h.create("sus", "test=idle period_ms=5 evtchn=" + GetParam()).status, 0);
     ASSERT_TRUE(h.wait_console("sus", "KXEN-TEST idle PASS", 60s)) << h.console_log("sus");
     ASSERT_TRUE(h.wait_console("sus", "control: watching control/shutdown", 10s)) << h.console_log("sus");
     auto id = domid_of(h, "sus");
@@ -166,7 +162,7 @@ TEST_P(SuspendCancel, GuestRunsOnAndStillTakesShutdown) {
     auto r = h.kxl({"shutdown", "sus"});
     EXPECT_EQ(r.status, 0) << r.out;
     EXPECT_TRUE(h.wait_console("sus", "control: shutdown request poweroff", 30s)) << h.console_log("sus");
-    // Destroyed if kxl's monitor missed the short suspends and applied on_poweroff.
+    // Shut down, or already destroyed by kxl's monitor (on_poweroff="destroy").
     auto code = wait_shutdown(c, id);
     EXPECT_TRUE(code == SHUTDOWN_poweroff || code == kGone) << code;
     EXPECT_EQ(h.console_log("sus").find("FAIL"), std::string::npos) << h.console_log("sus");
@@ -191,7 +187,7 @@ TEST_P(SuspendNewDomain, SavedAndRestoredGuestRunsOn) {
     Host h;
     auto xs = store(h);
     ASSERT_TRUE(xs);
-    ASSERT_EQ(h.create("mig", "test=idle period_ms=5 evtchn=" + GetParam(), kKeepSuspended).status, 0);
+    ASSERT_EQ(h.create("mig", "test=idle period_ms=5 evtchn=" + GetParam()).status, 0);
     ASSERT_TRUE(h.wait_console("mig", "KXEN-TEST idle PASS", 60s)) << h.console_log("mig");
     ASSERT_TRUE(h.wait_console("mig", "control: watching control/shutdown", 10s)) << h.console_log("mig");
     auto old_id = domid_of(h, "mig");
@@ -227,7 +223,7 @@ INSTANTIATE_TEST_SUITE_P(Evtchn, SuspendNewDomain, ::testing::Values("2l", "fifo
 TEST(SuspendNewDomainConsole, InputEchoedAfterRestore) {
     KXEN_REQUIRE_KVM();
     Host h;
-    ASSERT_EQ(h.create("echo", "test=console-echo", kKeepSuspended).status, 0);
+    ASSERT_EQ(h.create("echo", "test=console-echo").status, 0);
     ASSERT_TRUE(h.wait_console("echo", "console-echo: ready", 60s)) << h.console_log("echo");
     auto file = (h.dir() / "echo.save").string();
     auto r = h.kxl({"save", "echo", file});
@@ -248,7 +244,7 @@ TEST(SuspendNewDomainConsole, InputEchoedAfterRestore) {
 TEST(SuspendCheckpoint, SaveWithContinueLeavesTheGuestRunning) {
     KXEN_REQUIRE_KVM();
     Host h;
-    ASSERT_EQ(h.create("ckpt", "test=idle period_ms=5", kKeepSuspended).status, 0);
+    ASSERT_EQ(h.create("ckpt", "test=idle period_ms=5").status, 0);
     ASSERT_TRUE(h.wait_console("ckpt", "control: watching control/shutdown", 60s)) << h.console_log("ckpt");
     auto id = domid_of(h, "ckpt");
     auto r = h.kxl({"save", "-c", "ckpt", (h.dir() / "ckpt.save").string()});
@@ -289,7 +285,7 @@ bool wait_migrated(Host const& h, std::string const& name, std::string const& te
 TEST(SuspendMigrate, GuestCarriesOnOnAnotherKxend) {
     KXEN_REQUIRE_KVM();
     Host a;
-    ASSERT_EQ(a.create("mv", "test=idle period_ms=5 evtchn=fifo", kKeepSuspended).status, 0);
+    ASSERT_EQ(a.create("mv", "test=idle period_ms=5 evtchn=fifo").status, 0);
     ASSERT_TRUE(a.wait_console("mv", "idle: 100 wakeups", 60s)) << a.console_log("mv");
     Host b;
     auto r = a.kxl({"migrate", "mv", b.socket()});
