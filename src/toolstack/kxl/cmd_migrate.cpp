@@ -104,14 +104,15 @@ std::expected<Received, std::string> receive(privcmd::Client& c, xs::Handle* sto
     if (!restored) return std::unexpected(restored.error());
     auto domid = restored->domid;
     auto name = restored->config.name;
-    name.resize(name.size() - std::strlen("--incoming"));
+    bool const renamed = name.ends_with("--incoming");
+    if (renamed) name.resize(name.size() - std::strlen("--incoming"));
     auto give_up = [&](std::string const& why) -> std::unexpected<std::string> {
         (void)destroy_domain(c, store, domid);
         return std::unexpected(why);
     };
     if (auto r = write_all(out, msg_ready, sizeof msg_ready); !r) return give_up(r.error());
     if (auto r = expect(in, msg_go, cancel, 120000); !r) return give_up("waiting for the sender's go: " + r.error());
-    rename(c, store, domid, name);
+    if (renamed) rename(c, store, domid, name);
     char rc = 0;
     if (!paused)
         if (auto u = c.unpause(domid); !u) rc = 1;

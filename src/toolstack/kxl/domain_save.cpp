@@ -434,7 +434,14 @@ std::expected<Restored, std::string> restore_domain(privcmd::Client& c, xs::Hand
     auto layout = build::plan_pvh_ram(cfg->memory_bytes());
     if (!layout) return std::unexpected("the saved config: " + layout.error().message);
 
-    auto domid = make_domain(c, *cfg, cfg->name + opts.name_suffix);
+    // The config's name, unless this host has a domain of that name already (a migration to
+    // the same host): then the suffix tells them apart until the handshake renames ours.
+    std::string name = cfg->name;
+    auto domid = make_domain(c, *cfg, name);
+    if (!domid && !opts.name_suffix.empty() && domid.error().find("already exists") != std::string::npos) {
+        name += opts.name_suffix;
+        domid = make_domain(c, *cfg, name);
+    }
     if (!domid) return std::unexpected(domid.error());
     struct Guard {
         privcmd::Client& c;
@@ -513,7 +520,7 @@ std::expected<Restored, std::string> restore_domain(privcmd::Client& c, xs::Hand
         return std::unexpected(xen_err("libxc HVM_CONTEXT refused by the hypervisor", r.error()));
     if (cancelled(opts.cancel)) return std::unexpected("cancelled");
     Restored out{*domid, *cfg};
-    out.config.name = cfg->name + opts.name_suffix;
+    out.config.name = name;
     if (store)
         if (auto r = announce_domain(*store, *domid, out.config, *ch); !r) return std::unexpected("xenstore: " + r.error());
     remember_config(c, *domid, *cfg);
