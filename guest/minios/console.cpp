@@ -21,6 +21,8 @@ constexpr uint64_t kStallNs = 1'000'000'000;
 constinit volatile xencons_interface* ring = nullptr;
 constinit evtchn_port_t port = 0;
 constinit bool abandoned = false;
+constinit bool detached = false;  // suspended: the port may not be ours
+constinit bool waiting = false;   // a waiter has the port unmasked (a suspend may come meanwhile)
 constinit bool probed = false;  // the backend has shown it is there (or been given up on)
 
 void io_write(const char* s, size_t n) { xen::console_io(CONSOLEIO_write, n, s); }
@@ -36,6 +38,7 @@ bool wait_consumed(XENCONS_RING_IDX cons, uint64_t deadline) {
         return ring->out_cons != cons;
     }
     evtchn::unmask(port);
+    waiting = true;
     bool moved = false;
     for (;;) {
         uint64_t seen = evtchn::upcalls();
@@ -44,6 +47,7 @@ bool wait_consumed(XENCONS_RING_IDX cons, uint64_t deadline) {
         sched::timer_by(deadline);
         sched::block_since(seen);
     }
+    waiting = false;
     evtchn::mask(port);
     evtchn::take(port);
     return moved;
@@ -139,7 +143,22 @@ bool init_ring() {
     return true;
 }
 
-bool ring_active() { return ring && !abandoned; }
+void suspend() {
+    flush();
+    detached = true;
+}
+
+void resume(bool new_domain) {
+    detached = false;
+    if (!new_domain || !ring || abandoned) return;
+    if (init_ring()) {
+        if (waiting) evtchn::unmask(port);
+    } else {
+        abandoned = true;  // no console ring in the new domain: console_io carries on
+    }
+}
+
+bool ring_active() { return ring && !abandoned && !detached; }
 long ring_port() { return ring ? long(port) : -1; }
 
 const char* sink() {
@@ -183,6 +202,7 @@ size_t read(char* buf, size_t cap) {
 bool wait_input(uint64_t deadline_ns, void (*idle)()) {
     if (!ring || !xen::present()) return false;
     evtchn::unmask(port);
+    waiting = true;
     bool got = false;
     for (;;) {
         uint64_t seen = evtchn::upcalls();
@@ -192,6 +212,7 @@ bool wait_input(uint64_t deadline_ns, void (*idle)()) {
         sched::timer_by(deadline_ns);
         sched::block_since(seen);
     }
+    waiting = false;
     evtchn::mask(port);
     evtchn::take(port);
     return got;

@@ -21,6 +21,13 @@ void println(const char* f, ...) __attribute__((format(printf, 1, 2)));
 // After evtchn::init: switch output to the console ring if the toolstack set one up.
 // True if it did.
 bool init_ring();
+// Around a suspend. suspend() flushes the ring and detaches from it: until resume(),
+// output goes through console_io, since the port may name another channel (or none) once
+// we run in a new domain. resume(true), in a new domain: the ring page moved with our
+// memory, but the toolstack bound a fresh port: HVM_PARAM_CONSOLE_EVTCHN is read again.
+// A backend given up on stays given up.
+void suspend();
+void resume(bool new_domain);
 // "ring" (port N), "console_io" or "serial", for the boot banner.
 const char* sink();
 // Output goes to the ring (it was set up and the backend has not been given up on).

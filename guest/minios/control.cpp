@@ -4,6 +4,7 @@
 #include "evtchn.hpp"
 #include "lib.hpp"
 #include "sched.hpp"
+#include "suspend.hpp"
 #include "time.hpp"
 #include "xenbus.hpp"
 
@@ -27,6 +28,31 @@ constexpr Request kRequests[] = {
     {"crash", sched::Done::crash},
 };
 
+constexpr const char* kFeatures[] = {"control/feature-poweroff", "control/feature-reboot", "control/feature-suspend"};
+
+void advertise() {
+    for (const char* f : kFeatures)
+        if (long w = xenbus::write(0, f, "1"); w < 0)
+            console::println("control: writing %s: %ld (%s)", f, w, xenbus::last_error());
+}
+
+// Linux's do_suspend, from our side. Called with no store request in flight (the
+// acknowledging transaction has ended), so the store ring is quiet.
+void suspend_now() {
+    console::println("control: suspending");
+    switch (suspend::run()) {
+    case suspend::Result::new_domain:
+        // The toolstack wrote the new domain's tree; what we wrote ourselves did not come
+        // along. The watch on control/shutdown came back with xenbus::resume.
+        advertise();
+        console::println("control: resumed in a new domain (store port %u, console %s port %ld)", xenbus::port(),
+                         console::sink(), console::ring_port());
+        break;
+    case suspend::Result::cancelled: console::println("control: suspend cancelled, running on"); break;
+    case suspend::Result::failed: break;
+    }
+}
+
 // Linux's shutdown_handler: read and acknowledge in one transaction, so a request written
 // while we look is not acknowledged unseen.
 void check_shutdown() {
@@ -45,12 +71,14 @@ void check_shutdown() {
         Request const* req = nullptr;
         for (auto const& r : kRequests)
             if (size_t(n) < sizeof(value) && lib::str_eq(r.value, value)) req = &r;
-        if (req) {
+        bool suspending = lib::str_eq(value, "suspend");
+        if (req || suspending) {
             if (long rc = xenbus::write(tx, "control/shutdown", ""); rc < 0)
                 console::println("control: acknowledging %s: %ld (%s)", value, rc, xenbus::last_error());
         }
         long rc = xenbus::transaction_end(tx, true);
         if (rc == -XEN_EAGAIN) continue;
+        if (suspending) return suspend_now();
         if (!req) {
             console::println("control: ignoring shutdown request %s", value);
             return;
@@ -71,10 +99,7 @@ long start() {
         console::println("control: no store: %s", xenbus::last_error());
         return start_rc = rc;
     }
-    const char* const features[] = {"control/feature-poweroff", "control/feature-reboot"};
-    for (const char* f : features)
-        if (long w = xenbus::write(0, f, "1"); w < 0)
-            console::println("control: writing %s: %ld (%s)", f, w, xenbus::last_error());
+    advertise();
     // The watch fires once at once: a request made before we looked is seen then.
     if ((rc = xenbus::watch("control/shutdown", kToken)) < 0) {
         console::println("control: watching control/shutdown: %ld (%s)", rc, xenbus::last_error());

@@ -3,7 +3,11 @@
 // watches control/shutdown; poll() then acts on "poweroff", "halt", "reboot" or "crash":
 // it acknowledges by writing "" to control/shutdown inside a transaction (retried on
 // EAGAIN), prints "control: shutdown request <value>", and shuts down with that reason
-// (sched::finish, which flushes the console first). Other values are left unacknowledged.
+// (sched::finish, which flushes the console first). "suspend" (control/feature-suspend is
+// advertised too) is acknowledged the same way, then suspend::run() suspends the domain;
+// poll() returns once we run again, in a new domain ("control: resumed in a new domain",
+// the features advertised again) or in the same one after a cancel ("control: suspend
+// cancelled, running on"). Other values are left unacknowledged.
 //
 // Anything that waits indefinitely calls poll() when it wakes (or waits through wait()),
 // so `kxl shutdown` reaches a guest that is just idling.
@@ -18,7 +22,8 @@ namespace minios::control {
 // why not (no store, nobody serving it): the guest then goes on without control.
 long start();
 bool active();
-// Reads what the store sent; on a shutdown request, does not return.
+// Reads what the store sent; on a shutdown request, does not return; a suspend returns
+// once we run again.
 void poll();
 // evtchn::wait(port, deadline), serving the store meanwhile.
 bool wait(evtchn_port_t port, uint64_t deadline_ns);

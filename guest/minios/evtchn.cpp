@@ -68,6 +68,13 @@ long init() {
     return xen::hvm_op(HVMOP_set_param, &p);
 }
 
+long resume() {
+    for (auto& w : fired) w = 0;
+    long rc = init();
+    if (rc < 0) return rc;
+    return fifo::resume();
+}
+
 long use_fifo() { return fifo::init(); }
 Abi abi() { return fifo::active() ? Abi::fifo : Abi::two_level; }
 const char* abi_name() { return fifo::active() ? "fifo" : "2l"; }

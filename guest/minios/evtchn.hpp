@@ -18,6 +18,10 @@ enum class Abi { two_level, fifo };
 
 // HVM_PARAM_CALLBACK_IRQ = vector VEC_UPCALL; clears vcpu_info[0]'s upcall mask.
 long init();
+// In a new domain after a resume: every binding is gone. Forgets what fired, then sets up
+// the upcall again (init) and, with FIFO, the control block (fifo::resume); the owners of
+// ports bind or adopt them again.
+long resume();
 // Switches to the FIFO ABI (EVTCHNOP_init_control for vCPU 0, first event-array page).
 // Call before binding any port. 0 or a Xen errno.
 long use_fifo();

@@ -82,11 +82,21 @@ long init() {
     if (rc < 0) return rc;
     on = true;
     if ((rc = expand()) < 0) return rc;
+    unmasked_by_expand = 0;
     for (unsigned i = 0; i < kWordsPerPage; ++i)
         if (!(__atomic_load_n(&array[0][i], __ATOMIC_RELAXED) & kMasked)) ++unmasked_by_expand;
     // Whatever the hypervisor did with the page, start from a known state: all masked.
     for (unsigned i = 0; i < kWordsPerPage; ++i) __atomic_fetch_or(&array[0][i], kMasked, __ATOMIC_SEQ_CST);
     return 0;
+}
+
+long resume() {
+    if (!on) return 0;
+    on = false;
+    nr_pages = 0;
+    for (auto& h : local_head) h = 0;
+    for (auto& b : control_page) __atomic_store_n(&b, uint8_t{0}, __ATOMIC_RELAXED);
+    return init();
 }
 
 bool active() { return on; }

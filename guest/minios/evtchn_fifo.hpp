@@ -24,6 +24,10 @@ constexpr unsigned kArrayPages = 4;
 
 // EVTCHNOP_init_control for vCPU 0 and the first array page.
 long init();
+// In a new domain after a resume, where none of it is registered any more: as Linux's
+// evtchn_fifo_resume, a zeroed control block registered again and the array grown afresh
+// (pages masked) as ports are bound again.
+long resume();
 bool active();
 // EVTCHNOP_expand_array until `port` has an event word; 0 or a Xen errno.
 long ensure(evtchn_port_t port);

@@ -116,6 +116,19 @@ long init(unsigned version, unsigned nr_frames_wanted) {
     return 0;
 }
 
+long resume() {
+    if (!ver) return 0;
+    unsigned version = ver, nr = frames;
+    ver = 0;
+    for (grant_ref_t ref = GNTTAB_NR_RESERVED_ENTRIES; ref < entries; ++ref) {
+        if (!used[ref]) continue;
+        used[ref] = false;
+        if (version == 1) v1()[ref].flags = 0;
+        else v2()[ref].hdr.flags = 0;
+    }
+    return init(version, nr);
+}
+
 const char* last_error() { return error; }
 bool ready() { return ver != 0; }
 unsigned version() { return ver; }

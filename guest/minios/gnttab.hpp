@@ -21,6 +21,10 @@ constexpr unsigned kMaxFrames = 4;  // shared frames minios maps at most
 // 0, or < 0: a Xen errno (or -XEN_EIO for a GNTST_* status; last_error() says which step).
 long init(unsigned version, unsigned nr_frames = 1);
 const char* last_error();
+// In a new domain after a resume: the same version and frames again. The grants we made
+// were to domains of the old host; they are dropped (refs free, entries cleared), as the
+// frontends that made them would grant again. Nothing to do if init() never ran.
+long resume();
 bool ready();
 unsigned version();
 unsigned nr_frames();

@@ -27,7 +27,6 @@ constexpr tests::Test kTests[] = {
 
 constinit const char* test_name = "?";
 constinit sched::Done done = sched::Done::poweroff;
-constinit long timer_port_ = -1;
 
 bool parse_done(const char* v, sched::Done* out) {
     if (!v || lib::str_eq(v, "poweroff")) *out = sched::Done::poweroff;
@@ -58,10 +57,7 @@ void xen_setup() {
     } else if (abi && !lib::str_eq(abi, "2l")) {
         console::println("minios: bad evtchn=%s (2l|fifo)", abi);
     }
-    long port = evtchn::bind_virq(VIRQ_TIMER, 0);
-    if (port < 0) console::println("minios: bind_virq(VIRQ_TIMER) failed: %ld", port);
-    else evtchn::unmask(evtchn_port_t(port));
-    timer_port_ = port;
+    if (long port = sched::bind_timer(); port < 0) console::println("minios: bind_virq(VIRQ_TIMER) failed: %ld", port);
     console::init_ring();
 }
 
@@ -70,7 +66,7 @@ void xen_setup() {
 namespace tests {
 const char* current() { return test_name; }
 sched::Done on_done() { return done; }
-long timer_port() { return timer_port_; }
+long timer_port() { return sched::timer_port(); }
 }  // namespace tests
 
 }  // namespace minios

@@ -3,6 +3,7 @@
 #include "bare.hpp"
 #include "console.hpp"
 #include "control.hpp"
+#include "evtchn.hpp"
 #include "hypercall.hpp"
 #include "time.hpp"
 #include "xen.hpp"
@@ -11,6 +12,7 @@ namespace minios::sched {
 
 namespace {
 constinit uint64_t timer_at = 0;  // the deadline armed last (0: none)
+constinit long timer_port_ = -1;
 }
 
 void block() {
@@ -29,9 +31,23 @@ void timer_by(uint64_t abs_ns) {
 long set_timer(uint64_t abs_ns) {
     timer_at = abs_ns;
     vcpu_set_singleshot_timer t{};
-    t.timeout_abs_ns = abs_ns;
+    t.timeout_abs_ns = time::to_system(abs_ns);
     t.flags = 0;  // a deadline already past fires at once, which is what we want
     return xen::vcpu_op(VCPUOP_set_singleshot_timer, 0, &t);
+}
+
+long bind_timer() {
+    long port = evtchn::bind_virq(VIRQ_TIMER, 0);
+    if (port >= 0) evtchn::unmask(evtchn_port_t(port));
+    return timer_port_ = port;
+}
+
+long timer_port() { return timer_port_; }
+
+bool rearm() {
+    if (!timer_at) return false;
+    set_timer(timer_at);
+    return true;
 }
 
 void finish(Done how) {

@@ -12,6 +12,9 @@ alignas(64) constinit vcpu_time_info kvmclock{};
 constinit const volatile vcpu_time_info* clock = nullptr;
 constinit uint64_t tsc_khz = 0;
 constinit const char* name = "tsc";
+// Added to the pvclock reading: non-zero only after a resume where the clock went back.
+constinit uint64_t offset = 0;
+constinit uint64_t at_suspend = 0;
 
 constexpr uint32_t kMsrKvmSystemTimeNew = 0x4b564d01;
 constexpr uint32_t kKvmFeatureClocksource2 = 1u << 3;
@@ -67,11 +70,25 @@ void init() {
 }
 
 uint64_t now_ns() {
-    if (clock) return pvclock_ns(clock);
+    if (clock) return pvclock_ns(clock) + offset;
     uint64_t tsc = x86::rdtsc();  // split so no 128-bit division (no libgcc here)
     return tsc / tsc_khz * 1'000'000 + tsc % tsc_khz * 1'000'000 / tsc_khz;
 }
 
 const char* source() { return name; }
+
+uint64_t to_system(uint64_t ns) {
+    // A deadline from before the jump may lie before the new clock's zero: it is past, and
+    // 0 could read as "no timer".
+    return ns > offset ? ns - offset : 1;
+}
+
+void suspending() { at_suspend = now_ns(); }
+
+void resumed() {
+    if (!clock) return;
+    uint64_t raw = pvclock_ns(clock);
+    if (raw + offset < at_suspend) offset = at_suspend - raw;
+}
 
 }  // namespace minios::time

@@ -38,6 +38,15 @@ constinit bool replied = false;  // the last request got a reply (XS_ERROR inclu
 constinit Event events[kEvents]{};
 constinit unsigned ev_head = 0, ev_count = 0, ev_lost = 0;
 
+// What resume() registers again in a new domain.
+struct Watch {
+    char path[128];
+    char token[64];
+    bool used;
+};
+constinit Watch watches[8]{};
+constinit uint32_t features_at_suspend = 0;
+
 struct ErrName {
     const char* name;
     int err;
@@ -228,33 +237,51 @@ long simple(uint32_t type, uint32_t tx, Body const& b, char* buf = nullptr, size
     return buf ? reply_to(buf, cap) : 0;
 }
 
-}  // namespace
+Watch* find_watch(const char* path, const char* token) {
+    for (auto& w : watches)
+        if (w.used && lib::str_eq(w.path, path) && lib::str_eq(w.token, token)) return &w;
+    return nullptr;
+}
 
-long init(uint64_t wait_ns) {
-    if (connected) return 0;
-    if (!xen::present()) return -XEN_ENODEV;
-    if (!intf) {
-        uint64_t pfn = 0, evtchn = 0;
-        xen::get_param(HVM_PARAM_STORE_PFN, &pfn);
-        xen::get_param(HVM_PARAM_STORE_EVTCHN, &evtchn);
-        if (!pfn || !evtchn || pfn >= (uint64_t{1} << 20) || evtchn >= evtchn::kMaxPorts) {
-            set_error("no store (HVM_PARAM_STORE_PFN 0x%lx, HVM_PARAM_STORE_EVTCHN %lu)", pfn, evtchn);
-            return -XEN_ENODEV;
-        }
-        port_ = evtchn_port_t(evtchn);
-        if (long rc = evtchn::adopt(port_); rc < 0) {
-            set_error("store port %u: %ld", port_, rc);
-            return rc;
-        }
-        // Watch events must wake us whoever waits: the port stays unmasked from here on.
-        if (long rc = evtchn::unmask(port_); rc < 0) {
-            set_error("unmask store port %u: %ld", port_, rc);
-            return rc;
-        }
-        intf = reinterpret_cast<volatile xenstore_domain_interface*>(pfn << 12);
+void remember_watch(const char* path, const char* token) {
+    if (find_watch(path, token)) return;
+    size_t pl = strlen(path), tl = strlen(token);
+    if (pl >= sizeof(Watch::path) || tl >= sizeof(Watch::token)) return;
+    for (auto& w : watches) {
+        if (w.used) continue;
+        memcpy(w.path, path, pl + 1);
+        memcpy(w.token, token, tl + 1);
+        w.used = true;
+        return;
     }
-    // The daemon resets the ring and sets server_features when the toolstack introduces us;
-    // a page still all zero means nobody serves it (yet). Poll too, in case no event comes.
+}
+
+// HVM_PARAM_STORE_PFN/EVTCHN: the ring and the port, the port unmasked for good.
+long attach() {
+    uint64_t pfn = 0, evtchn = 0;
+    xen::get_param(HVM_PARAM_STORE_PFN, &pfn);
+    xen::get_param(HVM_PARAM_STORE_EVTCHN, &evtchn);
+    if (!pfn || !evtchn || pfn >= (uint64_t{1} << 20) || evtchn >= evtchn::kMaxPorts) {
+        set_error("no store (HVM_PARAM_STORE_PFN 0x%lx, HVM_PARAM_STORE_EVTCHN %lu)", pfn, evtchn);
+        return -XEN_ENODEV;
+    }
+    port_ = evtchn_port_t(evtchn);
+    if (long rc = evtchn::adopt(port_); rc < 0) {
+        set_error("store port %u: %ld", port_, rc);
+        return rc;
+    }
+    // Watch events must wake us whoever waits: the port stays unmasked from here on.
+    if (long rc = evtchn::unmask(port_); rc < 0) {
+        set_error("unmask store port %u: %ld", port_, rc);
+        return rc;
+    }
+    intf = reinterpret_cast<volatile xenstore_domain_interface*>(pfn << 12);
+    return 0;
+}
+
+// The daemon resets the ring and sets server_features when the toolstack introduces us;
+// a page still all zero means nobody serves it (yet). Polls too, in case no event comes.
+long connect(uint64_t wait_ns) {
     uint64_t deadline = time::now_ns() + wait_ns;
     while (!intf->server_features) {
         uint64_t now = time::now_ns();
@@ -267,6 +294,44 @@ long init(uint64_t wait_ns) {
     connected = true;
     daemon_gave_up();
     return broken ? -XEN_EIO : 0;
+}
+
+}  // namespace
+
+long init(uint64_t wait_ns) {
+    if (connected) return 0;
+    if (!xen::present()) return -XEN_ENODEV;
+    if (!intf)
+        if (long rc = attach(); rc < 0) return rc;
+    return connect(wait_ns);
+}
+
+void suspend() {
+    if (!intf) return;
+    features_at_suspend = intf->server_features;
+    intf->server_features = 0;
+}
+
+long resume(bool new_domain, uint64_t wait_ns) {
+    if (!intf) return 0;
+    if (!new_domain) {
+        if (!intf->server_features) intf->server_features = features_at_suspend;
+        return 0;
+    }
+    // Whatever was half read or queued came from the old domain's daemon.
+    connected = broken = false;
+    in_got = 0;
+    in_done = replied = false;
+    waiting_for = 0;
+    ev_head = ev_count = 0;
+    intf = nullptr;
+    if (long rc = attach(); rc < 0) return rc;
+    if (long rc = connect(wait_ns); rc < 0) return rc;
+    for (auto const& w : watches) {
+        if (!w.used) continue;
+        if (long rc = simple(XS_WATCH, 0, Body{}.str(w.path).str(w.token)); rc < 0) return rc;
+    }
+    return 0;
 }
 
 bool ready() { return connected && !broken; }
@@ -333,9 +398,16 @@ long directory(uint32_t tx, const char* path, char* buf, size_t cap) {
     return simple(XS_DIRECTORY, tx, Body{}.str(path), buf, cap);
 }
 
-long watch(const char* path, const char* token) { return simple(XS_WATCH, 0, Body{}.str(path).str(token)); }
+long watch(const char* path, const char* token) {
+    long rc = simple(XS_WATCH, 0, Body{}.str(path).str(token));
+    if (rc == 0) remember_watch(path, token);
+    return rc;
+}
 
-long unwatch(const char* path, const char* token) { return simple(XS_UNWATCH, 0, Body{}.str(path).str(token)); }
+long unwatch(const char* path, const char* token) {
+    if (Watch* w = find_watch(path, token)) w->used = false;
+    return simple(XS_UNWATCH, 0, Body{}.str(path).str(token));
+}
 
 long transaction_start(uint32_t* tx) {
     char id[16];

@@ -23,6 +23,15 @@ namespace minios::xenbus {
 // (it sets server_features when it introduces us). 0, -XEN_ENODEV (the toolstack gave us
 // no store), -XEN_ENOTCONN (nobody serves the ring) or another Xen errno.
 long init(uint64_t wait_ns = 2'000'000'000);
+// Around a suspend (no request is in flight then: every request completes or times out
+// before its caller returns). suspend() clears server_features in the ring, so a resume in
+// a new domain waits, as boot does, until the new domain's store daemon has reset the ring
+// and set it again. resume(false), a cancelled suspend: the same daemon serves us still;
+// the field is put back. resume(true): the store port is read again
+// (HVM_PARAM_STORE_EVTCHN), request and event state start afresh, and once connected every
+// watch still registered is registered again (it fires once then, as any new watch).
+void suspend();
+long resume(bool new_domain, uint64_t wait_ns = 5'000'000'000);
 bool ready();
 evtchn_port_t port();
 volatile xenstore_domain_interface* ring();
@@ -38,6 +47,7 @@ long mkdir(uint32_t tx, const char* path);
 long rm(uint32_t tx, const char* path);
 // The children's names, each NUL-terminated, back to back in buf: the bytes used, or < 0.
 long directory(uint32_t tx, const char* path, char* buf, size_t cap);
+// Registered watches (up to 8; paths up to 127 bytes, tokens 63) are remembered for resume().
 long watch(const char* path, const char* token);
 long unwatch(const char* path, const char* token);
 long transaction_start(uint32_t* tx);

@@ -290,6 +290,14 @@ XenResult<long> Client::xen_version(int cmd, void* out, std::size_t out_len) {
     return static_cast<long>(n);
 }
 
+XenResult<PoolRange> Client::pool_range(std::uint16_t domid, std::uint64_t gfn, std::uint64_t count) {
+    UniqueFd ram;
+    auto r = call(Op::map_foreign, {domid, gfn, count, 1, 0, 0}, &ram);
+    if (auto c = check(r); !c) return xen_fail(c.error());
+    if (!ram) return xen_fail(XenErr::io);
+    return PoolRange{std::move(ram), r->val[0]};
+}
+
 XenResult<std::uint32_t> Client::shadow_op(std::uint16_t domid, std::uint32_t op, std::span<std::uint64_t> bitmap,
                                            std::uint32_t mode) {
     reset();

@@ -24,6 +24,14 @@ struct ForeignMap {
     Mapping map;   // guest RAM [gfn, gfn+count), writable
 };
 
+// Where a guest's pages sit in kxend's RAM pool, for readers that can skip what was never
+// written: SEEK_DATA/SEEK_HOLE on `fd` from `offset` find them without touching (or
+// allocating) a page.
+struct PoolRange {
+    UniqueFd fd;
+    std::uint64_t offset = 0;
+};
+
 class Client {
 public:
     static SysResult<Client> connect(std::string const& path, std::size_t buffer_bytes = 4 << 20);
@@ -77,6 +85,7 @@ public:
     XenResult<void> resume_domain(std::uint16_t domid);
     XenResult<ForeignMap> map_foreign(std::uint16_t domid, std::uint64_t gfn, std::uint64_t count,
                                       bool readonly = false);
+    XenResult<PoolRange> pool_range(std::uint16_t domid, std::uint64_t gfn, std::uint64_t count);
     // Bytes of console_io output from `pos`; waits up to wait_ms for some. Updates pos.
     XenResult<std::string> console_read(std::uint16_t domid, std::uint64_t& pos, int wait_ms);
     // Waits until the domain's state changes (shutdown, crash, pause, destroy). -ESRCH once gone.

@@ -155,6 +155,11 @@ TEST(Migrate, LiveBetweenTwoKxendsCarriesEveryPage) {
     EXPECT_FALSE(a.list_line("mig"));
     auto line = b.list_line("mig");
     ASSERT_TRUE(line) << b.kxl({"list"}).out;
+    // And back, compressed on the wire.
+    r = b.kxl({"migrate", "--debug", "--zstd", "mig", a.socket()});
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_FALSE(b.list_line("mig"));
+    EXPECT_TRUE(a.list_line("mig")) << a.kxl({"list"}).out;
     EXPECT_TRUE(a.kxend_alive());
     EXPECT_TRUE(b.kxend_alive());
 }

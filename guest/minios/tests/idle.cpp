@@ -1,7 +1,7 @@
 // idle: blocks on one-shot timers forever. Each wakeup re-arms the timer
 // period_ms ahead; after `ticks` timer events it checks that pvclock advanced by
 // at least ticks * period and reports PASS, then keeps going (heartbeat every 100).
-// Serves control/shutdown meanwhile. Without Xen there is nothing to block on: it waits
+// Serves control/shutdown meanwhile, suspend included. Without Xen there is nothing to block on: it waits
 // on the clock and ends.
 #include "../cmdline.hpp"
 #include "../console.hpp"
@@ -33,8 +33,7 @@ void idle() {
         return;
     }
 
-    long port = timer_port();
-    if (port < 0) fail("no VIRQ_TIMER port (%ld)", port);
+    if (long port = timer_port(); port < 0) fail("no VIRQ_TIMER port (%ld)", port);
     control::start();  // idles for good: `kxl shutdown` must reach it
     uint64_t blocks = 0;  // more blocks than wakeups: spurious returns from SCHEDOP_block
     for (uint64_t wakeups = 1;; ++wakeups) {
@@ -43,7 +42,8 @@ void idle() {
         if (rc < 0) fail("VCPUOP_set_singleshot_timer: %ld", rc);
         for (;;) {
             uint64_t seen = evtchn::upcalls();  // before looking: see sched::block_since
-            if (evtchn::take(evtchn_port_t(port))) break;
+            // Read afresh: a resume in a new domain binds the timer again, maybe elsewhere.
+            if (evtchn::take(evtchn_port_t(timer_port()))) break;
             control::poll();
             sched::block_since(seen);
             ++blocks;

@@ -21,6 +21,7 @@
 #include "common/unique_fd.hpp"
 #include "toolstack/kxl/domain_create.hpp"
 #include "toolstack/kxl/kxl.hpp"
+#include "toolstack/kxl/zstd_pipe.hpp"
 
 namespace kxen::kxl {
 
@@ -90,9 +91,11 @@ struct Received {
 
 // The receiving half over (in, out).
 std::expected<Received, std::string> receive(privcmd::Client& c, xs::Handle* store, int in, int out, bool paused,
-                                             Cancel const* cancel) {
+                                             bool zstd, Cancel const* cancel) {
     if (auto r = write_all(out, msg_banner, sizeof msg_banner); !r) return std::unexpected(r.error());
-    toolstack::stream::FdSource src{in};
+    toolstack::stream::FdSource fd_src{in};
+    ZstdSource z_src{fd_src};
+    toolstack::stream::ByteSource& src = zstd ? static_cast<toolstack::stream::ByteSource&>(z_src) : fd_src;
     RestoreOptions opts;
     opts.paused = true;
     opts.name_suffix = "--incoming";
@@ -101,14 +104,15 @@ std::expected<Received, std::string> receive(privcmd::Client& c, xs::Handle* sto
     if (!restored) return std::unexpected(restored.error());
     auto domid = restored->domid;
     auto name = restored->config.name;
-    name.resize(name.size() - std::strlen("--incoming"));
+    bool const renamed = name.ends_with("--incoming");
+    if (renamed) name.resize(name.size() - std::strlen("--incoming"));
     auto give_up = [&](std::string const& why) -> std::unexpected<std::string> {
         (void)destroy_domain(c, store, domid);
         return std::unexpected(why);
     };
     if (auto r = write_all(out, msg_ready, sizeof msg_ready); !r) return give_up(r.error());
     if (auto r = expect(in, msg_go, cancel, 120000); !r) return give_up("waiting for the sender's go: " + r.error());
-    rename(c, store, domid, name);
+    if (renamed) rename(c, store, domid, name);
     char rc = 0;
     if (!paused)
         if (auto u = c.unpause(domid); !u) rc = 1;
@@ -137,8 +141,16 @@ std::expected<Sent, std::string> send(privcmd::Client& c, xs::Handle* store, std
     opts.max_iterations = a.max_iterations;
     opts.cancel = cancel;
     opts.progress = progress_printer("migrate");
-    auto stats = save_domain(c, store, domid, config, toolstack::stream::fd_sink(out), opts);
+    ZstdSink z{toolstack::stream::fd_sink(out)};
+    auto stats = save_domain(c, store, domid, config, a.zstd ? z.sink() : toolstack::stream::fd_sink(out), opts);
     if (!stats) return std::unexpected(stats.error());
+    if (a.zstd) {
+        if (auto f = z.finish(); !f) {
+            if (auto r = resume_suspended(c, domid, stats->cooperative); !r) return std::unexpected(f.error() + "; " + r.error());
+            return std::unexpected(f.error() + "; the domain runs on here");
+        }
+        stats->bytes = z.bytes_out();
+    }
     auto t = clock_type::now();
     auto resume = [&](std::string const& why) -> std::unexpected<std::string> {
         if (auto r = resume_suspended(c, domid, stats->cooperative); !r)
@@ -224,7 +236,7 @@ int cmd_migrate(Globals const& g, MigrateArgs const& a) {
                 return;
             }
             auto dstore = open_store(*dc);
-            received = receive(*dc, dstore ? &*dstore : nullptr, fd.raw(), fd.raw(), a.paused, &cancel);
+            received = receive(*dc, dstore ? &*dstore : nullptr, fd.raw(), fd.raw(), a.paused, a.zstd, &cancel);
             fd.reset();   // the sender sees the end if we gave up early
         }};
     } else if (a.dest.starts_with("tcp:")) {
@@ -248,7 +260,7 @@ int cmd_migrate(Globals const& g, MigrateArgs const& a) {
         if (ssh == 0) {
             ::dup2(to[0], 0);
             ::dup2(from[1], 1);
-            std::string remote = a.paused ? "kxl migrate-receive -p" : "kxl migrate-receive";
+            std::string remote = std::string("kxl migrate-receive") + (a.paused ? " -p" : "") + (a.zstd ? " --zstd" : "");
             ::execlp(a.ssh.c_str(), a.ssh.c_str(), a.dest.c_str(), remote.c_str(), nullptr);
             ::_exit(127);
         }
@@ -312,7 +324,7 @@ int cmd_migrate_receive(Globals const& g, MigrateReceiveArgs const& a) {
         }
         in = out = conn.raw();
     }
-    auto r = receive(*c, store ? &*store : nullptr, in, out, a.paused, &cancel);
+    auto r = receive(*c, store ? &*store : nullptr, in, out, a.paused, a.zstd, &cancel);
     if (!r) {
         fmt::print(stderr, "kxl: migrate-receive: {}\n", r.error());
         return 1;

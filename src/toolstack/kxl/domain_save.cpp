@@ -1,5 +1,6 @@
 #include "toolstack/kxl/domain_save.hpp"
 #include <cpuid.h>
+#include <unistd.h>
 #include <algorithm>
 #include <cstring>
 #include <thread>
@@ -86,6 +87,15 @@ public:
     }
     [[nodiscard]] std::vector<std::uint64_t> const& present() const { return present_; }
     [[nodiscard]] std::uint64_t max_pfn() const { return max_pfn_; }
+    // A page never written since it was populated: a hole in the pool, zero, not worth reading.
+    [[nodiscard]] bool hole(std::uint64_t pfn) const {
+        auto it = std::upper_bound(runs_.begin(), runs_.end(), pfn,
+                                   [](std::uint64_t p, Run const& r) { return p < r.pfn; });
+        if (it == runs_.begin()) return false;
+        --it;
+        auto i = pfn - it->pfn;
+        return i < it->holes.size() && it->holes[i];
+    }
     [[nodiscard]] std::byte const* page(std::uint64_t pfn) const {
         auto it = std::upper_bound(runs_.begin(), runs_.end(), pfn,
                                    [](std::uint64_t p, Run const& r) { return p < r.pfn; });
@@ -99,11 +109,27 @@ private:
     struct Run {
         std::uint64_t pfn, count;
         privcmd::ForeignMap map;
+        std::vector<bool> holes;   // per page; empty if unknown
     };
+    static std::vector<bool> find_holes(privcmd::Client& c, std::uint16_t domid, std::uint64_t pfn, std::uint64_t count) {
+        auto pr = c.pool_range(domid, pfn, count);
+        if (!pr) return {};
+        std::vector<bool> holes(count, true);
+        auto const start = static_cast<off_t>(pr->offset), end = start + static_cast<off_t>(count << 12);
+        for (off_t pos = start; pos < end;) {
+            off_t data = ::lseek(pr->fd.raw(), pos, SEEK_DATA);
+            if (data < 0 || data >= end) break;
+            off_t hole = ::lseek(pr->fd.raw(), data, SEEK_HOLE);
+            if (hole < 0) return {};
+            for (off_t p = data & ~off_t{4095}; p < std::min(hole, end); p += 4096) holes[static_cast<std::size_t>((p - start) >> 12)] = false;
+            pos = hole;
+        }
+        return holes;
+    }
     std::expected<void, std::string> map_run(privcmd::Client& c, std::uint16_t domid, std::uint64_t pfn,
                                              std::uint64_t count) {
         if (auto m = c.map_foreign(domid, pfn, count, true)) {
-            runs_.push_back({pfn, count, std::move(*m)});
+            runs_.push_back({pfn, count, std::move(*m), find_holes(c, domid, pfn, count)});
             return {};
         }
         if (count == 1) return std::unexpected(fmt::format("cannot map guest frame {:#x}", pfn));
@@ -251,7 +277,7 @@ private:
             for (std::size_t k = i; k < std::min(pfns.size(), i + st::page_batch_max); ++k) {
                 auto const* p = pages_.page(pfns[k]);
                 if (!p) continue;
-                if (first_pass && all_zero(p)) {
+                if (first_pass && (pages_.hole(pfns[k]) || all_zero(p))) {
                     entries.push_back({pfns[k], st::PageType::xalloc});
                     ++stats_.zero_pages;
                     continue;
@@ -408,7 +434,14 @@ std::expected<Restored, std::string> restore_domain(privcmd::Client& c, xs::Hand
     auto layout = build::plan_pvh_ram(cfg->memory_bytes());
     if (!layout) return std::unexpected("the saved config: " + layout.error().message);
 
-    auto domid = make_domain(c, *cfg, cfg->name + opts.name_suffix);
+    // The config's name, unless this host has a domain of that name already (a migration to
+    // the same host): then the suffix tells them apart until the handshake renames ours.
+    std::string name = cfg->name;
+    auto domid = make_domain(c, *cfg, name);
+    if (!domid && !opts.name_suffix.empty() && domid.error().find("already exists") != std::string::npos) {
+        name += opts.name_suffix;
+        domid = make_domain(c, *cfg, name);
+    }
     if (!domid) return std::unexpected(domid.error());
     struct Guard {
         privcmd::Client& c;
@@ -487,7 +520,7 @@ std::expected<Restored, std::string> restore_domain(privcmd::Client& c, xs::Hand
         return std::unexpected(xen_err("libxc HVM_CONTEXT refused by the hypervisor", r.error()));
     if (cancelled(opts.cancel)) return std::unexpected("cancelled");
     Restored out{*domid, *cfg};
-    out.config.name = cfg->name + opts.name_suffix;
+    out.config.name = name;
     if (store)
         if (auto r = announce_domain(*store, *domid, out.config, *ch); !r) return std::unexpected("xenstore: " + r.error());
     remember_config(c, *domid, *cfg);

@@ -72,7 +72,9 @@ std::expected<void, std::string> resume_suspended(privcmd::Client& c, std::uint1
 
 struct RestoreOptions {
     bool paused = false;
-    std::string name_suffix;   // appended to the config's name (migrate's "--incoming")
+    // Appended to the config's name when a domain of that name exists here (migrate's
+    // "--incoming", for a migration to the same host).
+    std::string name_suffix;
     Cancel const* cancel = nullptr;
 };
 

@@ -73,12 +73,14 @@ struct MigrateArgs {
     bool debug = false;             // --debug: the destination checks every page once more
     double downtime_ms = 300;       // --downtime: the stop-and-copy target
     unsigned max_iterations = 30;
+    bool zstd = false;              // --zstd: compress the stream on the wire
 };
 int cmd_migrate(Globals const& g, MigrateArgs const& a);
 struct MigrateReceiveArgs {
     std::uint16_t listen = 0;   // --listen PORT: TCP instead of stdin/stdout
     bool paused = false;        // -p
     bool no_monitor = false;    // -e
+    bool zstd = false;          // --zstd: the sender compresses
 };
 int cmd_migrate_receive(Globals const& g, MigrateReceiveArgs const& a);
 

@@ -96,6 +96,7 @@ int main(int argc, char** argv) {
     migrate->add_flag("--debug", mg.debug, "Send every page once more at the end; the receiver checks them");
     migrate->add_option("--downtime", mg.downtime_ms, "Stop-and-copy once the rest fits in this many ms (300)");
     migrate->add_option("--max-iterations", mg.max_iterations, "Pre-copy iterations at most (30)");
+    migrate->add_flag("--zstd", mg.zstd, "Compress the stream on the wire (the receiver needs --zstd too)");
     migrate->callback([&] { rc = cmd_migrate(g, mg); });
 
     MigrateReceiveArgs mr;
@@ -103,6 +104,7 @@ int main(int argc, char** argv) {
     mrecv->add_option("--listen", mr.listen, "Take the stream from one TCP connection on this port");
     mrecv->add_flag("-p", mr.paused, "Do not unpause the domain");
     mrecv->add_flag("-e", mr.no_monitor, "Do not wait in the background for the death of the domain");
+    mrecv->add_flag("--zstd", mr.zstd, "The sender compresses the stream (kxl migrate --zstd)");
     mrecv->callback([&] { rc = cmd_migrate_receive(g, mr); });
 
     CLI11_PARSE(app, argc, argv);
