@@ -28,8 +28,9 @@
 // (t from the end of the first pass, gen counting every page write, the first pass included,
 // rate measured over the interval, sum the running checksum, stall the longest the loop did
 // not run in the interval, see below). After `seconds` one full pass,
-// then "KXEN-TEST dirty PASS pages=<n> gen=<writes>" and on_done; without it, forever, serving
-// control/shutdown (control.hpp) at each report. Between bursts it spins (see idle_until).
+// then "KXEN-TEST dirty PASS pages=<n> gen=<writes>" and on_done; without it, forever. Under
+// Xen it serves control/shutdown (control.hpp: shutdown, and suspend for save and migration)
+// every millisecond. Between bursts it spins (see idle_until).
 // A mismatch prints "KXEN-TEST dirty FAIL page <i> expected gen <g> ..." and crashes.
 #include "../boot_info.hpp"
 #include "../cmdline.hpp"
@@ -154,16 +155,17 @@ bool free_ram(uint64_t* base, uint64_t* size) {
     return *size != 0;
 }
 
-// Until `deadline`, or sooner. Spinning is the default, under Xen too: a migration or restore
-// without the guest's cooperation (no suspend, which minios does not serve) leaves its event
-// channels behind, VIRQ_TIMER included, and a guest blocked on its timer would never wake on
-// the new host. `idle=block` blocks between bursts instead, for runs that do not migrate.
+// Until `deadline`, or sooner. Spinning is the default, under Xen too: the guest is then the
+// same busy workload under every VMM, and one taken away without its cooperation (QEMU's
+// migration; a save of a guest that did not get to answer the suspend) never depends on a
+// timer event that stayed behind. `idle=block` blocks between bursts instead (Xen only).
 // Spinning, it also keeps *stall, the longest gap between two clock reads, up to date.
-void idle_until(uint64_t deadline, long port, bool block, uint64_t* stall) {
+void idle_until(uint64_t deadline, bool block, uint64_t* stall) {
     uint64_t now = time::now_ns();
     if (deadline <= now) return;
     // Blocking costs a few hypercalls; not worth it for a wait shorter than a millisecond.
-    if (block && port >= 0 && deadline - now >= kNsPerMs) {
+    // The timer's port is read afresh: a resume in a new domain binds it again.
+    if (long port = timer_port(); block && port >= 0 && deadline - now >= kNsPerMs) {
         control::wait(evtchn_port_t(port), deadline);
         return;
     }
@@ -216,7 +218,6 @@ void dirty() {
     uint64_t const start = time::now_ns();
     console::println("dirty: filled %lu pages in %lu ms", ws.npages, (start - t0) / kNsPerMs);
 
-    long const port = xen::present() ? timer_port() : -1;
     if (xen::present()) control::start();  // may run for good: `kxl shutdown` must reach it
     uint64_t const report_ns = report_ms * kNsPerMs;
     uint64_t const page_cost = kPage * 1000;  // credit is in bytes * 1000: ns * MB/s / 1000 bytes
@@ -231,11 +232,18 @@ void dirty() {
     // long the guest was kept from running, by the host's scheduler or a migration's stop
     // (when the clock runs on through it, as pvclock on one host does; QEMU's kvmclock stops).
     uint64_t turn = start, stall = 0;
+    uint64_t next_control = start;
 
     for (;;) {
         uint64_t now = time::now_ns();
         if (now - turn > stall) stall = now - turn;
         turn = now;
+        if (now >= next_control) {
+            // A store request (shutdown, or the suspend of a save or migration: its downtime
+            // starts when it is written) must not wait for the next report.
+            control::poll();
+            next_control = time::now_ns() + kNsPerMs;
+        }
         credit += (now - last) * rate;
         last = now;
         if (credit > max_credit) credit = max_credit;
@@ -253,7 +261,6 @@ void dirty() {
                              (now - start) / kNsPerMs, ws.writes, tenths / 10, tenths % 10, verified, ws.sum,
                              stall_us / 1000, stall_us % 1000);
             if (now >= end) break;
-            control::poll();  // spinning, we never wait for the store's event
             verified = 0;
             interval_start = now;
             interval_writes = 0;
@@ -269,11 +276,12 @@ void dirty() {
             continue;
         }
         uint64_t wake = next_report < end ? next_report : end;
+        if (next_control < wake) wake = next_control;
         if (rate) {
             uint64_t due = now + (page_cost - credit + rate - 1) / rate;
             if (due < wake) wake = due;
         }
-        idle_until(wake, port, block && xen::present(), &stall);
+        idle_until(wake, block && xen::present(), &stall);
         turn = time::now_ns();  // the wait itself is not a stall
     }
 
