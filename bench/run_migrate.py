@@ -680,8 +680,12 @@ def main():
                     if not on:
                         continue
                     log(f'run {run}: {vmm}, {rate} MB/s')
+                    # Fresh directories every time: a console log left by an earlier run would
+                    # pass for this guest's reports.
+                    rwork = os.path.join(work, f'run{run}')
+                    os.makedirs(rwork, exist_ok=True)
                     try:
-                        row = fn(a, work, rate)
+                        row = fn(a, rwork, rate)
                     except Exception as e:
                         row = {'vmm': vmm, 'rate': rate, 'status': 'error', 'error': str(e)}
                     row['run'] = run
