@@ -22,7 +22,7 @@
 // summing mix(i, gen[i]); when it wraps, that sum must equal the running checksum kept as pages
 // are written (so a stale generation table is caught too). Per report interval it checks
 // ceil(pages / 8) pages (`verify=rolling`, the default: every page at least every 8 reports,
-// about 110 MiB read per second for 900 MiB), or all of them (`verify=full`), interleaved
+// about 120 MiB read per second for 960 MiB), or all of them (`verify=full`), interleaved
 // with the writes while there is time and finished at the report. Each report prints
 //   dirty: t=<ms> gen=<writes> rate=<MB/s> verified=<pages> sum=<hex> stall=<ms> ok
 // (t from the end of the first pass, gen counting every page write, the first pass included,
@@ -229,8 +229,9 @@ void dirty() {
     uint64_t verified = 0;  // this interval
     uint64_t interval_start = start, interval_writes = 0;
     // The longest time between two turns of the loop (a report's own work not counted): how
-    // long the guest was kept from running, by the host's scheduler or a migration's stop
-    // (when the clock runs on through it, as pvclock on one host does; QEMU's kvmclock stops).
+    // long the guest was kept from running by the host's scheduler. A migration's stop shows
+    // only where the clock runs on through it: QEMU's kvmclock stops with the guest, and a
+    // resume after a Xen suspend carries our clock on from the suspend.
     uint64_t turn = start, stall = 0;
     uint64_t next_control = start;
 
