@@ -21,6 +21,7 @@ constexpr tests::Test kTests[] = {
     {"hcall-fuzz", tests::hcall_fuzz}, {"insn", tests::insn},   {"vmcall", tests::vmcall},
     {"evtchn-loop", tests::evtchn_loop}, {"evtchn-hostile", tests::evtchn_hostile},
     {"gnttab-hostile", tests::gnttab_hostile}, {"pingpong", tests::pingpong},
+    {"evtchn-echo", tests::evtchn_echo}, {"grant-pages", tests::grant_pages},
 };
 
 constinit const char* test_name = "?";

@@ -39,5 +39,7 @@ void evtchn_loop();
 void evtchn_hostile();
 void gnttab_hostile();
 void pingpong();
+void evtchn_echo();
+void grant_pages();
 
 }  // namespace minios::tests
