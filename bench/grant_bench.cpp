@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <barrier>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 #include <CLI/CLI.hpp>
@@ -154,6 +155,7 @@ int main(int argc, char** argv) {
     app.add_option("--threads", o.threads, "thread counts")->delimiter(',');
     app.add_option("--ops", o.ops, "copy-1, copy-32, map, memcpy")->delimiter(',');
     CLI11_PARSE(app, argc, argv);
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);   // progress shows when the output goes to a file
 
     if (auto why = kvm_unavailable_reason(); !why.empty()) {
         fmt::print("SKIPPED: {}\n", why);
@@ -196,24 +198,25 @@ int main(int argc, char** argv) {
     fmt::print("kxen-bench-grant: domain {} granted refs {}..{} ({} pages); {} x {} s per case (median)\n", g.domid,
                gref, gref + count - 1, count, o.rounds, o.seconds);
 
-    // results[op][threads] = pages/s
+    // results[op][threads] = pages/s. Rounds go through all cases in turn, so that a change
+    // in the load of the (shared) machine hits every case alike.
+    std::map<std::string, std::map<int, std::vector<double>>> runs;
     std::map<std::string, std::map<int, double>> res;
     std::map<std::string, std::string> errs;
-    for (auto const& op : o.ops)
-        for (int t : o.threads) {
-            std::vector<double> v;
-            for (int r = 0; r < o.rounds; ++r) {
+    for (int r = 0; r < o.rounds; ++r)
+        for (auto const& op : o.ops)
+            for (int t : o.threads) {
+                if (errs.contains(op)) continue;
                 auto x = run_case((*host)->socket(), g, op, t, o.seconds);
-                if (!x) {
-                    errs[op] = x.error();
-                    break;
-                }
-                v.push_back(*x);
+                if (!x) errs[op] = x.error();
+                else runs[op][t].push_back(*x);
             }
-            if (v.empty()) break;
-            res[op][t] = summarize(v).median;
-            fmt::print("  {:<8} {} thread(s) {:>10} pages/s\n", op, t, si(res[op][t]));
-        }
+    for (auto const& op : o.ops)
+        for (int t : o.threads)
+            if (!runs[op][t].empty()) {
+                res[op][t] = summarize(runs[op][t]).median;
+                fmt::print("  {:<8} {} thread(s) {:>10} pages/s\n", op, t, si(res[op][t]));
+            }
     (void)c->destroy_domain(g.domid);
 
     fmt::print("\nload average at the end: {}\n\n", first_line_of("cat /proc/loadavg"));

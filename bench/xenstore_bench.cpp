@@ -12,6 +12,7 @@
 #include <atomic>
 #include <barrier>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -226,19 +227,23 @@ bool populate_domain(xs_handle* h, int d) {
 }
 
 // Nodes the store holds after populating, counted by walking it (the daemons' own view).
-long count_nodes(xs_handle* h, std::string const& path) {
+// A directory that cannot be listed (oxenstored 4.17 fails XS_DIRECTORY on a directory
+// whose listing does not fit in one reply) counts in `too_big`; its children are not seen.
+long count_nodes(xs_handle* h, std::string const& path, long& too_big) {
     unsigned n = 0;
+    errno = 0;
     char** kids = xs_directory(h, XBT_NULL, path.c_str(), &n);
+    if (!kids && errno != 0) ++too_big;
     long total = 1;
     for (unsigned i = 0; i < n; ++i)
-        total += count_nodes(h, (path == "/" ? "" : path) + "/" + kids[i]);
+        total += count_nodes(h, (path == "/" ? "" : path) + "/" + kids[i], too_big);
     std::free(kids);
     return total;
 }
 
 struct Populated {
     Xs watcher;   // holds the watches for as long as the store is measured
-    long nodes = 0, watches = 0;
+    long nodes = 0, watches = 0, too_big = 0;
 };
 
 std::optional<Populated> populate(std::string const& socket, int domains, std::string& err) {
@@ -270,7 +275,7 @@ std::optional<Populated> populate(std::string const& socket, int domains, std::s
         }
         ++p.watches;
     }
-    p.nodes = count_nodes(h.get(), "/");
+    p.nodes = count_nodes(h.get(), "/", p.too_big);
     return p;
 }
 
@@ -363,6 +368,7 @@ int main(int argc, char** argv) {
     app.add_option("--rounds", o.rounds, "measurements per case (the median is reported)")->capture_default_str();
     app.add_option("--domains", o.domains, "domains in the populated store")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);   // progress shows when the output goes to a file
     ::signal(SIGPIPE, SIG_IGN);
 
     fmt::print("host: {}\n", host_description());
@@ -374,6 +380,10 @@ int main(int argc, char** argv) {
     std::vector<std::string> rows;
     std::map<std::string, std::string> unavailable;
     for (auto const& store : o.stores) {
+        // Every daemon runs for the whole store phase, and each case's rounds go to the
+        // daemons in turn: a change in the load of the (shared) machine hits all alike.
+        std::map<std::string, std::unique_ptr<Server>> up;
+        std::map<std::string, Populated> pops;
         for (auto const& srv : o.servers) {
             if (unavailable.contains(srv)) continue;
             std::string err;
@@ -383,38 +393,46 @@ int main(int argc, char** argv) {
                 unavailable[srv] = err;
                 continue;
             }
-            std::optional<Populated> pop;
             if (store == "populated") {
                 auto const t0 = Clock::now();
-                pop = populate(s->socket(), o.domains, err);
+                auto pop = populate(s->socket(), o.domains, err);
                 if (!pop) {
                     fmt::print("{}: populating failed: {}\n", srv, err);
                     continue;
                 }
-                fmt::print("{} populated: {} nodes, {} watches, in {:.1f} s\n", srv, pop->nodes, pop->watches,
-                           ms_since(t0) / 1000);
+                fmt::print("{} populated in {:.1f} s: {} nodes listed{}, {} watches\n", srv, ms_since(t0) / 1000,
+                           pop->nodes,
+                           pop->too_big ? fmt::format(" ({} {} could not be listed)", pop->too_big,
+                                                          pop->too_big == 1 ? "directory" : "directories")
+                                        : "",
+                           pop->watches);
+                pops[srv] = std::move(*pop);
             }
-            for (auto const& op : o.ops)
-                for (int n : o.clients) {
-                    auto const key = fmt::format("{}/{}/{}", store, op, n);
-                    if (std::find(rows.begin(), rows.end(), key) == rows.end()) rows.push_back(key);
-                    std::vector<double> v;
-                    CaseResult last;
-                    long retries = 0;
-                    for (int r = 0; r < o.rounds && last.error.empty(); ++r) {
-                        last = run_case(s->socket(), op, n, o.seconds, o.domains);
-                        v.push_back(last.per_s);
-                        retries += last.retries;
-                    }
-                    last.per_s = summarize(v).median;
-                    last.retries = retries;
-                    fmt::print("  {:<10} {:<24} {:>10}/s{}{}\n", srv, key, si(last.per_s),
-                               retries ? fmt::format("  ({} EAGAIN retries)", retries) : "",
-                               last.error.empty() ? "" : "  ERROR " + last.error);
-                    if (!s->alive()) last.error = srv + " died";
-                    results[key][srv] = last;
-                }
+            up[srv] = std::move(s);
         }
+        for (auto const& op : o.ops)
+            for (int n : o.clients) {
+                auto const key = fmt::format("{}/{}/{}", store, op, n);
+                rows.push_back(key);
+                std::map<std::string, std::vector<double>> v;
+                for (int r = 0; r < o.rounds; ++r)
+                    for (auto const& [srv, s] : up) {
+                        auto& res = results[key][srv];
+                        if (!res.error.empty()) continue;
+                        auto one = run_case(s->socket(), op, n, o.seconds, o.domains);
+                        if (!s->alive()) one.error = srv + " died";
+                        v[srv].push_back(one.per_s);
+                        res.retries += one.retries;
+                        res.error = one.error;
+                    }
+                for (auto const& [srv, s] : up) {
+                    auto& res = results[key][srv];
+                    res.per_s = summarize(v[srv]).median;
+                    fmt::print("  {:<21} {:<20} {:>10}/s{}{}\n", srv, key, si(res.per_s),
+                               res.retries ? fmt::format("  ({} EAGAIN retries)", res.retries) : "",
+                               res.error.empty() ? "" : "  ERROR " + res.error);
+                }
+            }
     }
 
     fmt::print("\nload average at the end: {}\n", first_line_of("cat /proc/loadavg"));
