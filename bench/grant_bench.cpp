@@ -32,7 +32,7 @@ struct Options {
     std::string kxend = KXEN_BIN_DIR "/kxend";
     unsigned pages = 256;   // granted by the guest, split between the threads
     double seconds = 1.0;
-    int rounds = 3;
+    int rounds = 5;
     std::vector<int> threads{1, 2};
     std::vector<std::string> ops{"copy-1", "copy-32", "map", "memcpy"};
 };

@@ -42,7 +42,7 @@ struct Options {
     std::vector<std::string> ops{"read", "write", "txn"};
     std::vector<int> clients{1, 8, 64};
     double seconds = 1.0;
-    int rounds = 3;
+    int rounds = 5;
     int domains = 1000;
 };
 
