@@ -12,6 +12,9 @@
 #include <barrier>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <thread>
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -37,6 +40,26 @@ struct Options {
     std::vector<std::string> ops{"copy-1", "copy-32", "map", "memcpy"};
 };
 
+// CPU time (user + system, all threads, in seconds) a process has used so far.
+double cpu_seconds(pid_t pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    auto close = stat.rfind(')');
+    if (close == std::string::npos) return 0;
+    std::istringstream rest(stat.substr(close + 2));
+    std::string field;
+    double ticks = 0;
+    // After "pid (comm) ": state is field 3; utime and stime are fields 14 and 15.
+    for (int i = 3; i <= 15 && rest >> field; ++i)
+        if (i >= 14) ticks += std::stod(field);
+    return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+struct Sample {
+    double per_s = 0;        // pages per second, all threads
+    double cpu_us = 0;       // CPU time per page, this process + kxend
+};
+
 struct Guest {
     std::uint16_t domid = 0;
     std::uint32_t gref = 0;
@@ -44,8 +67,8 @@ struct Guest {
 };
 
 // One measurement: `threads` workers doing `op` for `seconds`; pages per second (all threads).
-std::expected<double, std::string> run_case(std::string const& socket, Guest const& g, std::string const& op,
-                                            int threads, double seconds) {
+std::expected<Sample, std::string> run_case(std::string const& socket, pid_t kxend, Guest const& g,
+                                            std::string const& op, int threads, double seconds) {
     unsigned const share = g.count / static_cast<unsigned>(threads);
     std::vector<privcmd::Client> conns;
     if (op != "memcpy")
@@ -128,13 +151,16 @@ std::expected<double, std::string> run_case(std::string const& socket, Guest con
         });
     start.arrive_and_wait();
     auto const t0 = Clock::now();
+    double const cpu0 = cpu_seconds(::getpid()) + cpu_seconds(kxend);
     std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
     stop = true;
     for (auto& w : workers) w.join();
     double const s = ms_since(t0) / 1000;
+    double const cpu = cpu_seconds(::getpid()) + cpu_seconds(kxend) - cpu0;
     for (auto const& e : errors)
         if (!e.empty()) return std::unexpected(e);
-    return static_cast<double>(total.load()) / s;
+    double const pages = static_cast<double>(total.load());
+    return Sample{pages / s, pages > 0 ? cpu * 1e6 / pages : 0};
 }
 
 std::string si(double v) {
@@ -200,29 +226,37 @@ int main(int argc, char** argv) {
 
     // results[op][threads] = pages/s. Rounds go through all cases in turn, so that a change
     // in the load of the (shared) machine hits every case alike.
-    std::map<std::string, std::map<int, std::vector<double>>> runs;
-    std::map<std::string, std::map<int, double>> res;
+    std::map<std::string, std::map<int, std::vector<double>>> runs, cpus;
+    std::map<std::string, std::map<int, double>> res, cpu;
     std::map<std::string, std::string> errs;
     for (int r = 0; r < o.rounds; ++r)
         for (auto const& op : o.ops)
             for (int t : o.threads) {
                 if (errs.contains(op)) continue;
-                auto x = run_case((*host)->socket(), g, op, t, o.seconds);
-                if (!x) errs[op] = x.error();
-                else runs[op][t].push_back(*x);
+                auto x = run_case((*host)->socket(), (*host)->pid(), g, op, t, o.seconds);
+                if (!x) {
+                    errs[op] = x.error();
+                    continue;
+                }
+                runs[op][t].push_back(x->per_s);
+                cpus[op][t].push_back(x->cpu_us);
             }
     for (auto const& op : o.ops)
         for (int t : o.threads)
             if (!runs[op][t].empty()) {
                 res[op][t] = summarize(runs[op][t]).median;
-                fmt::print("  {:<8} {} thread(s) {:>10} pages/s\n", op, t, si(res[op][t]));
+                cpu[op][t] = summarize(cpus[op][t]).median;
+                fmt::print("  {:<8} {} thread(s) {:>10} pages/s, {:.2f} CPU us/page\n", op, t, si(res[op][t]),
+                           cpu[op][t]);
             }
     (void)c->destroy_domain(g.domid);
 
     fmt::print("\nload average at the end: {}\n\n", first_line_of("cat /proc/loadavg"));
     fmt::print("{:<10}", "op");
     for (int t : o.threads) fmt::print(" {:>12}", fmt::format("{} thr /s", t));
-    fmt::print(" {:>10} {:>12} {:>12}\n", "2thr/1thr", "us/page 1thr", "memcpy/op");
+    fmt::print(" {:>10} {:>12} {:>12}", "2thr/1thr", "us/page 1thr", "memcpy/op");
+    for (int t : o.threads) fmt::print(" {:>14}", fmt::format("CPU us/pg {}thr", t));
+    fmt::print("\n");
     double const mc = res.contains("memcpy") && res["memcpy"].contains(1) ? res["memcpy"][1] : 0;
     for (auto const& op : o.ops) {
         fmt::print("{:<10}", op);
@@ -230,15 +264,17 @@ int main(int argc, char** argv) {
             fmt::print(" FAILED: {}\n", errs[op]);
             continue;
         }
-        for (int t : o.threads) fmt::print(" {:>12}", res[op].contains(t) ? si(res[op][t]) : "-");
         auto& r = res[op];
-        if (r.contains(1) && r.contains(2)) fmt::print(" {:>10.2f}", r[2] / r[1]);
-        else fmt::print(" {:>10}", "-");
-        if (r.contains(1)) fmt::print(" {:>12.2f}", 1e6 / r[1]);
-        if (r.contains(1) && mc > 0) fmt::print(" {:>12.1f}", mc / r[1]);
+        for (int t : o.threads) fmt::print(" {:>12}", r.contains(t) ? si(r[t]) : "-");
+        fmt::print(" {:>10}", r.contains(1) && r.contains(2) ? fmt::format("{:.2f}", r[2] / r[1]) : "-");
+        fmt::print(" {:>12}", r.contains(1) ? fmt::format("{:.2f}", 1e6 / r[1]) : "-");
+        fmt::print(" {:>12}", r.contains(1) && mc > 0 ? fmt::format("{:.1f}", mc / r[1]) : "-");
+        for (int t : o.threads) fmt::print(" {:>14}", cpu[op].contains(t) ? fmt::format("{:.2f}", cpu[op][t]) : "-");
         fmt::print("\n");
     }
     fmt::print("(pages/s over all threads; copy-32 counts each of the 32 segments; map = map + read a byte + unmap;\n"
-               " memcpy/op = how many 4 KiB memcpy's one thread does in the time of one op)\n");
+               " memcpy/op = how many 4 KiB memcpy's one thread does in the time of one op;\n"
+               " CPU us/pg = user + system time of this process and kxend per page: on a busy host, where a\n"
+               " second thread finds no idle core, it still shows whether an op costs more when two run at once)\n");
     return errs.empty() ? 0 : 1;
 }
