@@ -12,9 +12,6 @@
 #include <barrier>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iterator>
-#include <sstream>
 #include <thread>
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -39,21 +36,6 @@ struct Options {
     std::vector<int> threads{1, 2};
     std::vector<std::string> ops{"copy-1", "copy-32", "map", "memcpy"};
 };
-
-// CPU time (user + system, all threads, in seconds) a process has used so far.
-double cpu_seconds(pid_t pid) {
-    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-    std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    auto close = stat.rfind(')');
-    if (close == std::string::npos) return 0;
-    std::istringstream rest(stat.substr(close + 2));
-    std::string field;
-    double ticks = 0;
-    // After "pid (comm) ": state is field 3; utime and stime are fields 14 and 15.
-    for (int i = 3; i <= 15 && rest >> field; ++i)
-        if (i >= 14) ticks += std::stod(field);
-    return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
 
 struct Sample {
     double per_s = 0;        // pages per second, all threads

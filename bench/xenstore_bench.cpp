@@ -123,6 +123,7 @@ public:
     }
     [[nodiscard]] std::string const& socket() const { return socket_; }
     [[nodiscard]] bool alive() const { return pid_ > 0 && ::kill(pid_, 0) == 0; }
+    [[nodiscard]] pid_t pid() const { return pid_; }
 
 private:
     Server() = default;
@@ -281,16 +282,18 @@ std::optional<Populated> populate(std::string const& socket, int domains, std::s
 
 struct CaseResult {
     double per_s = 0;        // operations per second (a transaction counts once)
+    double cpu_us = 0;       // the daemon's CPU time per operation
     long retries = 0;        // transactions that ended in EAGAIN and were redone
     std::string error;
 };
 
 // `clients` threads, each with its own connection, doing `op` for `seconds`.
-CaseResult run_case(std::string const& socket, std::string const& op, int clients, double seconds, int domains) {
+CaseResult run_case(std::string const& socket, pid_t daemon, std::string const& op, int clients, double seconds,
+                    int domains) {
     std::vector<Xs> conns;
     for (int i = 0; i < clients; ++i) {
         conns.push_back(xs_connect(socket));
-        if (!conns.back()) return {0, 0, "xs_open failed"};
+        if (!conns.back()) return {0, 0, 0, "xs_open failed"};
     }
     std::atomic<bool> stop{false};
     std::atomic<long> total{0}, retries{0};
@@ -336,11 +339,13 @@ CaseResult run_case(std::string const& socket, std::string const& op, int client
         });
     start.arrive_and_wait();
     auto const t0 = Clock::now();
+    double const cpu0 = cpu_seconds(daemon);
     std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
     stop = true;
     for (auto& t : threads) t.join();
     double const elapsed = ms_since(t0) / 1000;
-    CaseResult r{static_cast<double>(total.load()) / elapsed, retries.load(), {}};
+    double const n = static_cast<double>(total.load());
+    CaseResult r{n / elapsed, n > 0 ? (cpu_seconds(daemon) - cpu0) * 1e6 / n : 0, retries.load(), {}};
     if (failed) r.error = fmt::format("{} of {} clients failed: {}", failed.load(), clients, std::strerror(errno));
     return r;
 }
@@ -414,21 +419,23 @@ int main(int argc, char** argv) {
             for (int n : o.clients) {
                 auto const key = fmt::format("{}/{}/{}", store, op, n);
                 rows.push_back(key);
-                std::map<std::string, std::vector<double>> v;
+                std::map<std::string, std::vector<double>> v, cpu;
                 for (int r = 0; r < o.rounds; ++r)
                     for (auto const& [srv, s] : up) {
                         auto& res = results[key][srv];
                         if (!res.error.empty()) continue;
-                        auto one = run_case(s->socket(), op, n, o.seconds, o.domains);
+                        auto one = run_case(s->socket(), s->pid(), op, n, o.seconds, o.domains);
                         if (!s->alive()) one.error = srv + " died";
                         v[srv].push_back(one.per_s);
+                        cpu[srv].push_back(one.cpu_us);
                         res.retries += one.retries;
                         res.error = one.error;
                     }
                 for (auto const& [srv, s] : up) {
                     auto& res = results[key][srv];
                     res.per_s = summarize(v[srv]).median;
-                    fmt::print("  {:<21} {:<20} {:>10}/s{}{}\n", srv, key, si(res.per_s),
+                    res.cpu_us = summarize(cpu[srv]).median;
+                    fmt::print("  {:<21} {:<20} {:>10}/s {:>6.1f} CPU us/op{}{}\n", srv, key, si(res.per_s), res.cpu_us,
                                res.retries ? fmt::format("  ({} EAGAIN retries)", res.retries) : "",
                                res.error.empty() ? "" : "  ERROR " + res.error);
                 }
@@ -438,27 +445,32 @@ int main(int argc, char** argv) {
     fmt::print("\nload average at the end: {}\n", first_line_of("cat /proc/loadavg"));
     fmt::print("\noperations per second (median of {} x {} s; txn = start + write + end, 3 requests)\n", o.rounds,
                o.seconds);
-    fmt::print("{:<24}", "store/op/clients");
-    for (auto const& srv : o.servers) fmt::print(" {:>21}", srv);
     bool const peer = std::find(o.servers.begin(), o.servers.end(), "oxenstored") != o.servers.end();
-    if (peer) fmt::print(" {:>10}", "kxen/oxen");
-    fmt::print("\n");
-    for (auto const& key : rows) {
-        fmt::print("{:<24}", key);
-        for (auto const& srv : o.servers) {
-            auto it = results[key].find(srv);
-            if (it == results[key].end() || !it->second.error.empty()) fmt::print(" {:>21}", "-");
-            else fmt::print(" {:>21}", si(it->second.per_s));
-        }
-        if (peer) {
-            auto k = results[key].find("kxenstored");
-            auto x = results[key].find("oxenstored");
-            if (k != results[key].end() && x != results[key].end() && x->second.per_s > 0 && k->second.error.empty() &&
-                x->second.error.empty())
-                fmt::print(" {:>10.2f}", k->second.per_s / x->second.per_s);
-        }
+    auto table = [&](auto metric, auto show) {
+        fmt::print("{:<24}", "store/op/clients");
+        for (auto const& srv : o.servers) fmt::print(" {:>21}", srv);
+        if (peer) fmt::print(" {:>10}", "kxen/oxen");
         fmt::print("\n");
-    }
+        for (auto const& key : rows) {
+            fmt::print("{:<24}", key);
+            for (auto const& srv : o.servers) {
+                auto it = results[key].find(srv);
+                if (it == results[key].end() || !it->second.error.empty()) fmt::print(" {:>21}", "-");
+                else fmt::print(" {:>21}", show(metric(it->second)));
+            }
+            if (peer) {
+                auto k = results[key].find("kxenstored");
+                auto x = results[key].find("oxenstored");
+                if (k != results[key].end() && x != results[key].end() && metric(x->second) > 0 &&
+                    k->second.error.empty() && x->second.error.empty())
+                    fmt::print(" {:>10.2f}", metric(k->second) / metric(x->second));
+            }
+            fmt::print("\n");
+        }
+    };
+    table([](CaseResult const& r) { return r.per_s; }, si);
+    fmt::print("\nthe daemon's CPU time (user + system) per operation, us (median)\n");
+    table([](CaseResult const& r) { return r.cpu_us; }, [](double v) { return fmt::format("{:.1f}", v); });
     for (auto const& [srv, why] : unavailable) fmt::print("{}: not measured: {}\n", srv, why);
     return 0;
 }
