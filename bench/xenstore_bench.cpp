@@ -72,7 +72,7 @@ public:
             std::ofstream conf(s->dir_ / "oxenstored.conf");
             std::ifstream deb(o.peer_root + "/etc/xen/oxenstored.conf");
             for (std::string line; std::getline(deb, line);)
-                if (line.starts_with("pid-file") == false) conf << line << "\n";
+                if (!line.starts_with("pid-file")) conf << line << "\n";
             conf << "pid-file = " << (s->dir_ / "oxenstored.pid").string() << "\n"
                  << "xenstored-log-file = " << (s->dir_ / "oxenstored.log").string() << "\n"
                  << "access-log-file = " << (s->dir_ / "access.log").string() << "\n";
