@@ -42,5 +42,7 @@ void pingpong();
 void xenbus();
 void console_echo();
 void xs_hostile();
+void evtchn_echo();
+void grant_pages();
 
 }  // namespace minios::tests
