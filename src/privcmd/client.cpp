@@ -313,8 +313,10 @@ XenResult<std::uint32_t> Client::shadow_op(std::uint16_t domid, std::uint32_t op
     so.dirty_bitmap.p = reinterpret_cast<std::uint8_t*>(b);
     so.pages = bitmap.size() * 64;
     if (auto r = domctl_staged(d); !r) return xen_fail(r.error());
-    std::memset(bitmap.data(), 0, bytes);
-    fetch(b, bitmap.data(), std::min<std::size_t>(bytes, (so.pages + 7) / 8));
+    if (bytes) {   // ENABLE/OFF carry no bitmap (and an empty span's data() may be null)
+        std::memset(bitmap.data(), 0, bytes);
+        fetch(b, bitmap.data(), std::min<std::size_t>(bytes, (so.pages + 7) / 8));
+    }
     return so.stats.dirty_count;
 }
 
