@@ -1,5 +1,6 @@
 #include "common/guest.hpp"
 #include <xen/domctl.h>
+#include "toolstack/kxl/domain_create.hpp"
 #include "toolstack/xl_cfg.hpp"
 
 namespace kxen::bench {
@@ -45,6 +46,47 @@ bool wait_console(privcmd::Client& c, std::uint16_t domid, std::string const& te
         if (!s) return false;
         seen += *s;
         if (seen.find(text) != std::string::npos) return true;
+    }
+}
+
+auto start_minios(privcmd::Client& c, std::string const& name, std::string const& extra, int memory_mib)
+    -> std::expected<std::uint16_t, std::string> {
+    auto cfg = domain_config(KXEN_EXAMPLES "/minios.cfg",
+                             {"name=\"" + name + "\"", "kernel=\"" KXEN_GUEST "\"",
+                              "memory=" + std::to_string(memory_mib), "extra=\"" + extra + "\""});
+    if (!cfg) return std::unexpected(cfg.error());
+    return kxl::create_domain(c, *cfg, false);
+}
+
+std::optional<std::string> console_after(privcmd::Client& c, std::uint16_t domid, std::string const& prefix,
+                                         std::chrono::milliseconds timeout, std::string* why) {
+    auto const end = std::chrono::steady_clock::now() + timeout;
+    std::uint64_t pos = 0;
+    std::string seen;
+    while (true) {
+        if (auto at = seen.find(prefix); at != std::string::npos) {
+            auto nl = seen.find('\n', at);
+            if (nl != std::string::npos) {
+                auto rest = seen.substr(at + prefix.size(), nl - at - prefix.size());
+                if (!rest.empty() && rest.back() == '\r') rest.pop_back();
+                return rest;
+            }
+        }
+        if (auto f = seen.find(" FAIL"); f != std::string::npos && seen.find("KXEN-TEST") != std::string::npos) {
+            if (why) *why = seen.substr(seen.rfind('\n', f) == std::string::npos ? 0 : seen.rfind('\n', f) + 1);
+            return std::nullopt;
+        }
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+        if (left.count() < 0) {
+            if (why) *why = "timed out; console so far: " + seen;
+            return std::nullopt;
+        }
+        auto s = c.console_read(domid, pos, static_cast<int>(std::min<long>(left.count(), 1000)));
+        if (!s) {
+            if (why) *why = "domain is gone; console: " + seen;
+            return std::nullopt;
+        }
+        seen += *s;
     }
 }
 

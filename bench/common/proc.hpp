@@ -24,6 +24,10 @@ int run_wait(std::vector<std::string> const& argv, std::vector<std::string> cons
 // (smaps_rollup's header) are skipped.
 std::map<std::string, long> read_kv(std::string const& path);
 
+// CPU time (user + system, all its threads, live and exited) a process has used, in seconds;
+// resolution one clock tick (10 ms).
+double cpu_seconds(pid_t pid);
+
 // Open descriptors of a process (entries of /proc/PID/fd); -1 if unreadable.
 long count_fds(pid_t pid);
 

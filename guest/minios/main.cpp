@@ -22,6 +22,7 @@ constexpr tests::Test kTests[] = {
     {"evtchn-loop", tests::evtchn_loop}, {"evtchn-hostile", tests::evtchn_hostile},
     {"gnttab-hostile", tests::gnttab_hostile}, {"pingpong", tests::pingpong},
     {"xenbus", tests::xenbus}, {"console-echo", tests::console_echo}, {"xs-hostile", tests::xs_hostile},
+    {"evtchn-echo", tests::evtchn_echo}, {"grant-pages", tests::grant_pages},
     {"dirty", tests::dirty},
 };
 

@@ -313,8 +313,10 @@ XenResult<std::uint32_t> Client::shadow_op(std::uint16_t domid, std::uint32_t op
     so.dirty_bitmap.p = reinterpret_cast<std::uint8_t*>(b);
     so.pages = bitmap.size() * 64;
     if (auto r = domctl_staged(d); !r) return xen_fail(r.error());
-    std::memset(bitmap.data(), 0, bytes);
-    fetch(b, bitmap.data(), std::min<std::size_t>(bytes, (so.pages + 7) / 8));
+    if (bytes) {   // ENABLE/OFF carry no bitmap (and an empty span's data() may be null)
+        std::memset(bitmap.data(), 0, bytes);
+        fetch(b, bitmap.data(), std::min<std::size_t>(bytes, (so.pages + 7) / 8));
+    }
     return so.stats.dirty_count;
 }
 
@@ -479,6 +481,34 @@ std::int16_t Client::grant_copy_to(std::uint16_t domid, std::uint32_t ref, std::
     if (n < 0) return GNTST_general_error;
     fetch(off, &op, sizeof op);
     return op.status;
+}
+
+std::int16_t Client::grant_copy_from(std::uint16_t domid, std::span<std::uint32_t const> refs, std::uint16_t len,
+                                     void* out) {
+    reset();
+    if (len > 4096 || refs.empty() || refs.size() > 512) return GNTST_bad_copy_arg;
+    // Destinations are pages of our buffer, as in grant_copy_to; the ops follow them.
+    std::uint64_t const first_page = 4096;
+    used_ = first_page + refs.size() * 4096;
+    std::vector<gnttab_copy_t> ops(refs.size());
+    for (std::size_t i = 0; i < refs.size(); ++i) {
+        auto& op = ops[i];
+        op.source.u.ref = refs[i];
+        op.source.domid = domid;
+        op.dest.u.gmfn = (first_page >> 12) + i;
+        op.dest.domid = DOMID_SELF;
+        op.len = len;
+        op.flags = GNTCOPY_source_gref;
+    }
+    auto off = stage(ops.data(), ops.size() * sizeof ops[0]);
+    auto n = hypercall(__HYPERVISOR_grant_table_op, GNTTABOP_copy, off, refs.size());
+    if (n < 0) return GNTST_general_error;
+    fetch(off, ops.data(), ops.size() * sizeof ops[0]);
+    for (std::size_t i = 0; i < refs.size(); ++i) {
+        if (ops[i].status != GNTST_okay) return ops[i].status;
+        std::memcpy(static_cast<std::uint8_t*>(out) + i * 4096, buf_.data() + first_page + i * 4096, len);
+    }
+    return GNTST_okay;
 }
 
 std::int64_t Client::raw_struct_call(std::uint64_t nr, std::uint64_t cmd, void* arg, std::size_t len) {

@@ -114,6 +114,11 @@ public:
     // `offset`. Returns the GNTST_* status.
     std::int16_t grant_copy_to(std::uint16_t domid, std::uint32_t ref, std::uint16_t offset, void const* data,
                                std::uint16_t len);
+    // The reverse, batched: `len` bytes from offset 0 of each of `domid`'s grants `refs` into
+    // consecutive pages of `out` (refs.size() pages; at most 512), in one GNTTABOP_copy. The
+    // first GNTST_* status that is not GNTST_okay, else GNTST_okay.
+    std::int16_t grant_copy_from(std::uint16_t domid, std::span<std::uint32_t const> refs, std::uint16_t len,
+                                 void* out);
     // A hypercall whose argument is one structure (sub-op `cmd`): staged, called, copied back.
     std::int64_t raw_struct_call(std::uint64_t nr, std::uint64_t cmd, void* arg, std::size_t len);
     XenResult<std::string> get_name(std::uint16_t domid);

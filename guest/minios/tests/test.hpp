@@ -42,6 +42,8 @@ void pingpong();
 void xenbus();
 void console_echo();
 void xs_hostile();
+void evtchn_echo();
+void grant_pages();
 void dirty();
 
 }  // namespace minios::tests
