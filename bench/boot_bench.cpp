@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <thread>
 #include <fmt/format.h>
 #include <functional>
 #include <map>
@@ -36,7 +37,9 @@ struct Options {
     int warmup = 1;
     std::string socket;   // empty: start our own kxend
     std::string kxend = KXEN_BIN_DIR "/kxend";
-    bool services = false;
+    // A host as users run it: kxenstored and kxen-backend up, each domain introduced, its
+    // console ring read as the guest writes it (minios flushes its console at poweroff).
+    bool services = true;
     std::string kxl = KXEN_BIN_DIR "/kxl";
     std::string kernel = KXEN_GUEST;
     std::string config = KXEN_EXAMPLES "/minios.cfg";
@@ -53,6 +56,7 @@ struct Bench {
     std::string socket;
     privcmd::Client& c;
     toolstack::DomainConfig cfg;   // for libkxl
+    std::optional<xs::Handle> store;   // the host's xenstore, if it runs one
     int seq = 0;
     // Where the time went in the last kxen run: until kxl exited / create_domain returned.
     std::optional<double> phase;
@@ -87,7 +91,7 @@ struct Bench {
     RunResult libkxl() {
         cfg.name = fmt::format("boot-lib-{}-{}", ::getpid(), seq++);
         auto t0 = Clock::now();
-        auto domid = kxl::create_domain(c, cfg, false);
+        auto domid = kxl::create_domain(c, cfg, false, store ? &*store : nullptr);
         phase = ms_since(t0);
         if (!domid) return std::unexpected("create_domain: " + domid.error());
         return check_poweroff(*domid, t0);
@@ -160,7 +164,7 @@ int main(int argc, char** argv) {
     app.add_option("--warmup", o.warmup, "untimed runs per method first")->capture_default_str();
     app.add_option("--socket", o.socket, "use this running kxend instead of starting one");
     app.add_option("--kxend", o.kxend)->capture_default_str();
-    app.add_flag("--with-services", o.services, "let kxend start kxenstored/kxen-backend (if built beside it)");
+    app.add_flag("!--no-services", o.services, "kxend without kxenstored/kxen-backend (the guest then waits for a console backend that never comes)");
     app.add_option("--kxl", o.kxl)->capture_default_str();
     app.add_option("--kernel", o.kernel, "guest ELF (both kxen and QEMU boot it)")->capture_default_str();
     app.add_option("--config", o.config, "xl.cfg for kxl")->capture_default_str();
@@ -201,7 +205,15 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "kxen-bench-boot: connect {}: {}\n", socket, client.error().message());
         return 1;
     }
-    Bench b{o, socket, *client, {}, 0, std::nullopt};
+    Bench b{o, socket, *client, {}, std::nullopt, 0, std::nullopt};
+    if (o.services) {
+        // kxend starts the store just after it answers: wait for it as kxl users would.
+        for (int i = 0; i < 100 && !b.store; ++i) {
+            if (auto st = kxl::open_store(*client)) b.store.emplace(std::move(*st));
+            else std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        if (!b.store) fmt::print(stderr, "kxen-bench-boot: warning: no xenstore; libkxl runs build domains without it\n");
+    }
     auto cfg = domain_config(o.config, b.overrides("unused"));
     if (!cfg) {
         fmt::print(stderr, "kxen-bench-boot: {}\n", cfg.error());

@@ -266,3 +266,35 @@ TEST(SaveRestore, DirtyingGuestRestoresWithEveryPageIntact) {
     EXPECT_TRUE(wait_verified(h, "ds", "control: resumed in a new domain")) << h.console_log("ds");
     EXPECT_EQ(h.console_log("ds").find("FAIL"), std::string::npos) << h.console_log("ds");
 }
+
+// A save file as real xl writes it carries libxl's JSON config (XL_MANDATORY_FLAG_JSON):
+// restore maps it to the domain's config.
+TEST(SaveRestore, FileWithXlJsonConfigRestores) {
+    KXEN_REQUIRE_KVM();
+    Host h;
+    ASSERT_EQ(h.create("js", "test=idle", {"memory=16"}).status, 0);
+    ASSERT_TRUE(h.wait_console("js", "KXEN-TEST idle PASS")) << h.console_log("js");
+    auto file = h.dir() / "js.xl";
+    ASSERT_EQ(h.kxl({"save", "js", file.string()}).status, 0);
+    auto saved = read_file(file);
+    auto const stream_start = 48 + u32(saved, 44);
+    std::string json = fmt::format(R"({{"c_info":{{"type":"pvh","name":"js-json","uuid":"6b1c3e2a-1d2f-4e5a-9b7c-0a1b2c3d4e5f"}},)"
+                                   R"("b_info":{{"max_vcpus":1,"avail_vcpus":[0],"max_memkb":16384,"target_memkb":16384,)"
+                                   R"("kernel":"{}","cmdline":"test=idle"}},"on_poweroff":"destroy","on_crash":"preserve"}})",
+                                   KXEN_GUEST);
+    json.push_back('\0');   // xl counts the NUL
+    std::vector<char> out(saved.begin(), saved.begin() + 32);   // the magic
+    auto put = [&](std::uint32_t v) { out.insert(out.end(), reinterpret_cast<char*>(&v), reinterpret_cast<char*>(&v) + 4); };
+    put(0x01020304);        // byte order
+    put(1 | 2);             // XL_MANDATORY_FLAG_JSON | STREAMv2
+    put(0);
+    put(static_cast<std::uint32_t>(json.size() + 4));
+    put(static_cast<std::uint32_t>(json.size()));
+    out.insert(out.end(), json.begin(), json.end());
+    out.insert(out.end(), saved.begin() + stream_start, saved.end());
+    write_file(file, out);
+    auto r = h.kxl({"restore", file.string()});
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_TRUE(h.list_line("js-json")) << h.kxl({"list"}).out;
+    EXPECT_TRUE(h.wait_console("js-json", "control: resumed in a new domain")) << h.console_log("js-json") << h.console_log("js");
+}

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <thread>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <xen/domctl.h>
 #include <xen/hvm/params.h>
 #include <xen/hvm/save.h>
@@ -419,6 +420,41 @@ std::expected<toolstack::DomainConfig, std::string> config_from_text(std::string
     return *dc;
 }
 
+// The xl.cfg equivalent of the libxl_domain_config JSON that real xl puts in its save files:
+// what kxen's domains use of it (libxl's types: c_info, b_info and the on_* actions).
+std::expected<std::string, std::string> config_from_libxl_json(std::string const& text) {
+    auto j = nlohmann::json::parse(text.c_str(), nullptr, false);   // c_str: xl counts a NUL
+    if (j.is_discarded() || !j.is_object()) return std::unexpected("the save file's libxl JSON config does not parse");
+    auto const& c = j.value("c_info", nlohmann::json::object());
+    auto const& b = j.value("b_info", nlohmann::json::object());
+    std::string out;
+    auto str = [&](char const* key, std::string const& v) { out += fmt::format("{} = \"{}\"\n", key, v); };
+    auto type = c.value("type", std::string{"pvh"});
+    if (type != "pvh" && type != "hvm")
+        return std::unexpected(fmt::format("the saved domain is of type {}; kxen runs PVH domains", type));
+    str("type", "pvh");
+    if (c.contains("name")) str("name", c["name"].get<std::string>());
+    if (c.contains("uuid")) str("uuid", c["uuid"].get<std::string>());
+    auto const target = b.value("target_memkb", std::uint64_t{0}), max = b.value("max_memkb", target);
+    if (!target) return std::unexpected("the save file's libxl JSON config has no b_info.target_memkb");
+    out += fmt::format("memory = {}\nmaxmem = {}\n", target >> 10, max >> 10);
+    auto const maxv = b.value("max_vcpus", 1u);
+    unsigned avail = 0;
+    if (b.contains("avail_vcpus") && b["avail_vcpus"].is_array())
+        for (auto const& v : b["avail_vcpus"]) avail += v.is_number() ? 1 : 0;
+    out += fmt::format("vcpus = {}\nmaxvcpus = {}\n", avail ? avail : maxv, maxv);
+    // The kernel is only read to build a domain; a restore does not need it.
+    str("kernel", b.value("kernel", std::string{"/dev/null"}));
+    if (b.contains("cmdline")) str("cmdline", b["cmdline"].get<std::string>());
+    for (auto const* k : {"on_poweroff", "on_reboot", "on_watchdog", "on_crash", "on_soft_reset"})
+        if (j.contains(k) && j[k].is_string()) {
+            auto v = j[k].get<std::string>();
+            std::replace(v.begin(), v.end(), '_', '-');
+            str(k, v);
+        }
+    return out;
+}
+
 } // namespace
 
 std::expected<Restored, std::string> restore_domain(privcmd::Client& c, xs::Handle* store, st::ByteSource& src,
@@ -426,10 +462,13 @@ std::expected<Restored, std::string> restore_domain(privcmd::Client& c, xs::Hand
     st::StreamInput in{src};
     auto hdr = st::read_xl_header(in);
     if (!hdr) return std::unexpected(hdr.error().message());
-    if (hdr->json())
-        return std::unexpected("the save file carries a libxl JSON config (written by xl); kxl restores files with "
-                               "an xl.cfg config");
-    auto cfg = config_from_text(hdr->config);
+    std::string text = hdr->config;
+    if (hdr->json()) {
+        auto t = config_from_libxl_json(hdr->config);
+        if (!t) return std::unexpected(t.error());
+        text = std::move(*t);
+    }
+    auto cfg = config_from_text(text);
     if (!cfg) return std::unexpected(cfg.error());
     auto layout = build::plan_pvh_ram(cfg->memory_bytes());
     if (!layout) return std::unexpected("the saved config: " + layout.error().message);
