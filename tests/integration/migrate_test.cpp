@@ -298,3 +298,36 @@ TEST(SaveRestore, FileWithXlJsonConfigRestores) {
     EXPECT_TRUE(h.list_line("js-json")) << h.kxl({"list"}).out;
     EXPECT_TRUE(h.wait_console("js-json", "control: resumed in a new domain")) << h.console_log("js-json") << h.console_log("js");
 }
+
+// The plain TCP transport, for hosts without ssh: `kxl migrate-receive --listen PORT` on the
+// destination, `kxl migrate dom tcp:HOST:PORT` on the source.
+TEST(Migrate, OverTcpToMigrateReceive) {
+    KXEN_REQUIRE_KVM();
+    Host a, b;
+    ASSERT_EQ(a.create("tcp", "test=idle", {"memory=16"}).status, 0);
+    ASSERT_TRUE(a.wait_console("tcp", "KXEN-TEST idle PASS")) << a.console_log("tcp");
+    auto port = std::to_string(20000 + (::getpid() % 20000));
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        int null = ::open("/dev/null", O_WRONLY);
+        ::dup2(null, 1);
+        ::dup2(null, 2);
+        ::setenv("KXEN_SOCKET", b.socket().c_str(), 1);
+        std::string kxl = std::string(KXEN_BIN_DIR) + "/kxl";
+        ::execl(kxl.c_str(), kxl.c_str(), "migrate-receive", "--listen", port.c_str(), nullptr);
+        ::_exit(127);
+    }
+    kxen::test::Run r;
+    for (int i = 0; i < 50; ++i) {   // until the receiver listens
+        r = a.kxl({"migrate", "tcp", "tcp:127.0.0.1:" + port});
+        if (r.status == 0 || r.out.find("cannot connect") == std::string::npos) break;
+        std::this_thread::sleep_for(100ms);
+    }
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    EXPECT_FALSE(a.list_line("tcp"));
+    EXPECT_TRUE(b.list_line("tcp"));
+    EXPECT_TRUE(b.wait_console("tcp", "control: resumed in a new domain")) << b.console_log("tcp");
+}
