@@ -331,3 +331,22 @@ TEST(Migrate, OverTcpToMigrateReceive) {
     EXPECT_TRUE(b.list_line("tcp"));
     EXPECT_TRUE(b.wait_console("tcp", "control: resumed in a new domain")) << b.console_log("tcp");
 }
+
+// The default transport runs `<ssh> HOST kxl migrate-receive` and speaks over its stdin and
+// stdout. `-s` names the command; here a stand-in for ssh that runs the remote command on
+// this machine against the second kxend.
+TEST(Migrate, ThroughTheSshCommand) {
+    KXEN_REQUIRE_KVM();
+    Host a, b;
+    ASSERT_EQ(a.create("ssh", "test=idle", {"memory=16"}).status, 0);
+    ASSERT_TRUE(a.wait_console("ssh", "KXEN-TEST idle PASS")) << a.console_log("ssh");
+    auto fake = a.dir() / "fake-ssh";
+    std::ofstream(fake) << "#!/bin/sh\nshift   # the host\nexport PATH=" << KXEN_BIN_DIR << ":$PATH KXEN_SOCKET="
+                        << b.socket() << "\nexec sh -c \"$*\"\n";
+    std::filesystem::permissions(fake, std::filesystem::perms::owner_all);
+    auto r = a.kxl({"migrate", "-s", fake.string(), "ssh", "otherhost"});
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_FALSE(a.list_line("ssh"));
+    EXPECT_TRUE(b.list_line("ssh"));
+    EXPECT_TRUE(b.wait_console("ssh", "control: resumed in a new domain")) << b.console_log("ssh");
+}
