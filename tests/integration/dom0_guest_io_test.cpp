@@ -22,10 +22,6 @@ bool readable(int fd, int ms) {
 }
 
 // The domid `kxl list` shows for `name` (its second column).
-int domid_of(Host const& h, std::string const& name) {
-    auto line = h.list_line(name);
-    return line ? std::stoi(line->substr(40, 6)) : -1;
-}
 
 // The number after `key` in the guest's console, or -1.
 long console_number(Host const& h, std::string const& name, std::string const& key) {
@@ -41,7 +37,7 @@ TEST(Dom0Guest, EvtchnEchoAnswersEveryEvent) {
     Host h;
     ASSERT_EQ(h.create("echo", "test=evtchn-echo count=100").status, 0);
     ASSERT_TRUE(h.wait_console("echo", "evtchn-echo: port=")) << h.console_log("echo");
-    int const domid = domid_of(h, "echo");
+    int const domid = h.domid("echo");
     long const port = console_number(h, "echo", "evtchn-echo: port=");
     ASSERT_GT(domid, 0);
     ASSERT_GT(port, 0);
@@ -66,7 +62,7 @@ TEST(Dom0Guest, GrantPagesCanBeCopiedAndMapped) {
     Host h;
     ASSERT_EQ(h.create("gp", "test=grant-pages count=64").status, 0);
     ASSERT_TRUE(h.wait_console("gp", "KXEN-TEST grant-pages RUNNING")) << h.console_log("gp");
-    int const domid = domid_of(h, "gp");
+    int const domid = h.domid("gp");
     long const gref = console_number(h, "gp", "grant-pages: gref=");
     ASSERT_GT(domid, 0);
     ASSERT_GE(gref, 0);

@@ -178,4 +178,40 @@ std::string Host::kxend_log() const {
     return ss.str();
 }
 
+std::uint16_t Host::domid(std::string const& name) const {
+    auto line = list_line(name);
+    if (!line) return 0;
+    std::istringstream in(*line);
+    std::string n;
+    unsigned id = 0;
+    in >> n >> id;
+    return static_cast<std::uint16_t>(id);
+}
+
+std::optional<xs::Handle> Host::store() const {
+    for (int i = 0; i < 100; ++i) {
+        if (auto s = xs::Handle::open((state() / "xenstored" / "socket").string())) return std::move(*s);
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return std::nullopt;
+}
+
+int Host::console_socket(unsigned domid) const {
+    int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return -1;
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    auto path = (state() / "console" / "backend.sock").string();
+    std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+    std::string hello = std::to_string(domid) + "\n";
+    char ok[3];
+    if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::send(s, hello.data(), hello.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(hello.size()) ||
+        ::recv(s, ok, 3, MSG_WAITALL) != 3 || std::string(ok, 3) != "OK\n") {
+        ::close(s);
+        return -1;
+    }
+    return s;
+}
+
 } // namespace kxen::test

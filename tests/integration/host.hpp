@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <vector>
+#include "xenstore/client/xs.hpp"
 
 namespace kxen::test {
 
@@ -40,6 +41,12 @@ public:
                       std::chrono::seconds timeout = std::chrono::seconds(60), int count = 1) const;
     // The `kxl list` line of a domain, or nothing if it is not listed.
     std::optional<std::string> list_line(std::string const& name) const;
+    // The id `kxl list` shows for a domain; 0 if it is not listed.
+    [[nodiscard]] std::uint16_t domid(std::string const& name) const;
+    // The host's xenstore through Xen's client library, once kxenstored serves it.
+    [[nodiscard]] std::optional<xs::Handle> store() const;
+    // kxen-backend's console socket attached to `domid` (kxl console's protocol); -1 if refused.
+    [[nodiscard]] int console_socket(unsigned domid) const;
     bool wait_gone(std::string const& name, std::chrono::seconds timeout = std::chrono::seconds(30)) const;
     [[nodiscard]] std::string kxend_log() const;
 

@@ -14,15 +14,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::uint16_t domid_of(Host const& h, std::string const& name) {
-    auto line = h.list_line(name);
-    if (!line) return 0;
-    std::istringstream in(*line);
-    std::string n;
-    unsigned id = 0;
-    in >> n >> id;
-    return static_cast<std::uint16_t>(id);
-}
 
 // The records of a blob: (typecode, instance, body).
 std::vector<std::tuple<std::uint16_t, std::uint16_t, std::vector<std::uint8_t>>> records(std::vector<std::uint8_t> const& b) {
@@ -47,7 +38,7 @@ TEST(HvmContext, SavedRecordsLoadBackAndTheGuestRunsOn) {
     Host h;
     ASSERT_EQ(h.create("ctx", "test=idle period_ms=5", {"vcpus=2"}).status, 0);
     ASSERT_TRUE(h.wait_console("ctx", "KXEN-TEST idle PASS")) << h.console_log("ctx");
-    auto domid = domid_of(h, "ctx");
+    auto domid = h.domid("ctx");
     auto cl = privcmd::Client::connect(h.socket());
     ASSERT_TRUE(cl);
     auto& c = *cl;
@@ -129,7 +120,7 @@ TEST(HvmContext, ResumeOnlyASuspendedDomain) {
     Host h;
     ASSERT_EQ(h.create("rs", "test=idle", {"on_poweroff=\"preserve\""}).status, 0);
     ASSERT_TRUE(h.wait_console("rs", "KXEN-TEST idle PASS")) << h.console_log("rs");
-    auto domid = domid_of(h, "rs");
+    auto domid = h.domid("rs");
     auto cl = privcmd::Client::connect(h.socket());
     ASSERT_TRUE(cl);
     EXPECT_EQ(cl->resume_domain(domid).error(), XenErr::inval);   // running, not suspended

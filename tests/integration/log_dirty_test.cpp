@@ -13,26 +13,12 @@ using kxen::test::Host;
 using namespace kxen;
 using namespace std::chrono_literals;
 
-namespace {
-
-std::uint16_t domid_of(Host const& h, std::string const& name) {
-    auto line = h.list_line(name);
-    if (!line) return 0;
-    std::istringstream in(*line);
-    std::string n;
-    unsigned id = 0;
-    in >> n >> id;
-    return static_cast<std::uint16_t>(id);
-}
-
-} // namespace
-
 TEST(LogDirty, PrecopyFromTheLogEndsEqualToGuestMemory) {
     KXEN_REQUIRE_KVM();
     Host h;
     ASSERT_EQ(h.create("dirty", "test=idle period_ms=1", {"memory=8"}).status, 0);
     ASSERT_TRUE(h.wait_console("dirty", "KXEN-TEST idle PASS")) << h.console_log("dirty");
-    auto domid = domid_of(h, "dirty");
+    auto domid = h.domid("dirty");
     ASSERT_NE(domid, 0);
     auto cl = privcmd::Client::connect(h.socket());
     ASSERT_TRUE(cl);

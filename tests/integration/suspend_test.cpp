@@ -23,23 +23,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::optional<xs::Handle> store(Host const& h) {
-    for (int i = 0; i < 100; ++i) {
-        if (auto s = xs::Handle::open((h.state() / "xenstored" / "socket").string())) return std::move(*s);
-        std::this_thread::sleep_for(50ms);
-    }
-    return std::nullopt;
-}
 
-std::uint16_t domid_of(Host const& h, std::string const& name) {
-    auto line = h.list_line(name);
-    if (!line) return 0;
-    std::istringstream in(*line);
-    std::string n;
-    unsigned id = 0;
-    in >> n >> id;
-    return static_cast<std::uint16_t>(id);
-}
 
 constexpr int kGone = -2;
 
@@ -94,23 +78,6 @@ bool wait_console_after(Host const& h, std::string const& name, std::size_t from
     return false;
 }
 
-int attach_console(Host const& h, unsigned domid) {
-    int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0) return -1;
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    auto path = (h.state() / "console" / "backend.sock").string();
-    std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
-    std::string hello = std::to_string(domid) + "\n";
-    char ok[3];
-    if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        ::send(s, hello.data(), hello.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(hello.size()) ||
-        ::recv(s, ok, 3, MSG_WAITALL) != 3 || std::string(ok, 3) != "OK\n") {
-        ::close(s);
-        return -1;
-    }
-    return s;
-}
 
 bool type(int s, std::string const& keys) {
     return ::send(s, keys.data(), keys.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(keys.size());
@@ -123,12 +90,12 @@ class SuspendCancel : public ::testing::TestWithParam<std::string> {};
 TEST_P(SuspendCancel, GuestRunsOnAndStillTakesShutdown) {
     KXEN_REQUIRE_KVM();
     Host h;
-    auto xs = store(h);
+    auto xs = h.store();
     ASSERT_TRUE(xs);
     ASSERT_EQ(h.create("sus", "test=idle period_ms=5 evtchn=" + GetParam()).status, 0);
     ASSERT_TRUE(h.wait_console("sus", "KXEN-TEST idle PASS", 60s)) << h.console_log("sus");
     ASSERT_TRUE(h.wait_console("sus", "control: watching control/shutdown", 10s)) << h.console_log("sus");
-    auto id = domid_of(h, "sus");
+    auto id = h.domid("sus");
     ASSERT_NE(id, 0);
     auto dom = fmt::format("/local/domain/{}", id);
     EXPECT_EQ(xs->try_read(dom + "/control/feature-suspend"), "1");
@@ -185,12 +152,12 @@ class SuspendNewDomain : public ::testing::TestWithParam<std::string> {};
 TEST_P(SuspendNewDomain, SavedAndRestoredGuestRunsOn) {
     KXEN_REQUIRE_KVM();
     Host h;
-    auto xs = store(h);
+    auto xs = h.store();
     ASSERT_TRUE(xs);
     ASSERT_EQ(h.create("mig", "test=idle period_ms=5 evtchn=" + GetParam()).status, 0);
     ASSERT_TRUE(h.wait_console("mig", "KXEN-TEST idle PASS", 60s)) << h.console_log("mig");
     ASSERT_TRUE(h.wait_console("mig", "control: watching control/shutdown", 10s)) << h.console_log("mig");
-    auto old_id = domid_of(h, "mig");
+    auto old_id = h.domid("mig");
     auto file = (h.dir() / "mig.save").string();
 
     auto r = h.kxl({"save", "mig", file});
@@ -201,7 +168,7 @@ TEST_P(SuspendNewDomain, SavedAndRestoredGuestRunsOn) {
     r = h.kxl({"restore", file});
     ASSERT_EQ(r.status, 0) << r.out << h.kxend_log();
     ASSERT_TRUE(h.wait_console("mig", "control: resumed in a new domain", 60s)) << h.console_log("mig") << h.kxend_log();
-    auto id = domid_of(h, "mig");
+    auto id = h.domid("mig");
     ASSERT_NE(id, 0);
     EXPECT_NE(id, old_id);
     auto log = h.console_log("mig");
@@ -232,7 +199,7 @@ TEST(SuspendNewDomainConsole, InputEchoedAfterRestore) {
     r = h.kxl({"restore", file});
     ASSERT_EQ(r.status, 0) << r.out;
     ASSERT_TRUE(h.wait_console("echo", "control: resumed in a new domain", 60s)) << h.console_log("echo");
-    int s = attach_console(h, domid_of(h, "echo"));
+    int s = h.console_socket(h.domid("echo"));
     ASSERT_GE(s, 0);
     ASSERT_TRUE(type(s, "after restore\n"));
     EXPECT_TRUE(h.wait_console("echo", "echo: after restore", 30s)) << h.console_log("echo") << h.kxend_log();
@@ -246,11 +213,11 @@ TEST(SuspendCheckpoint, SaveWithContinueLeavesTheGuestRunning) {
     Host h;
     ASSERT_EQ(h.create("ckpt", "test=idle period_ms=5").status, 0);
     ASSERT_TRUE(h.wait_console("ckpt", "control: watching control/shutdown", 60s)) << h.console_log("ckpt");
-    auto id = domid_of(h, "ckpt");
+    auto id = h.domid("ckpt");
     auto r = h.kxl({"save", "-c", "ckpt", (h.dir() / "ckpt.save").string()});
     ASSERT_EQ(r.status, 0) << r.out;
     ASSERT_TRUE(h.wait_console("ckpt", "control: suspend cancelled, running on", 30s)) << h.console_log("ckpt");
-    EXPECT_EQ(domid_of(h, "ckpt"), id);
+    EXPECT_EQ(h.domid("ckpt"), id);
     auto log = h.console_log("ckpt");
     EXPECT_TRUE(wait_console_after(h, "ckpt", pos_after(log, "running on"), "wakeups, t=")) << h.console_log("ckpt");
     r = h.kxl({"shutdown", "ckpt"});

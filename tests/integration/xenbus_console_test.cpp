@@ -15,34 +15,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-unsigned domid_of(Host const& h, std::string const& name) {
-    auto line = h.list_line(name);
-    if (!line) return 0;
-    std::istringstream in(*line);
-    std::string n;
-    unsigned id = 0;
-    in >> n >> id;
-    return id;
-}
 
 // kxen-backend's console socket, attached to `domid` (kxl console's protocol).
-int attach_console(Host const& h, unsigned domid) {
-    int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0) return -1;
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    auto path = (h.state() / "console" / "backend.sock").string();
-    std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
-    std::string hello = std::to_string(domid) + "\n";
-    char ok[3];
-    if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        ::send(s, hello.data(), hello.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(hello.size()) ||
-        ::recv(s, ok, 3, MSG_WAITALL) != 3 || std::string(ok, 3) != "OK\n") {
-        ::close(s);
-        return -1;
-    }
-    return s;
-}
 
 bool type(int s, std::string const& keys) {
     return ::send(s, keys.data(), keys.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(keys.size());
@@ -66,7 +40,7 @@ TEST(XenbusConsole, ConsoleInputEchoedThroughTheRing) {
     ASSERT_TRUE(h.wait_console("echo", "console-echo: ready", 60s)) << h.console_log("echo") << h.kxend_log();
     // The banner says the output went to the ring, not console_io.
     EXPECT_NE(h.console_log("echo").find("console ring (port"), std::string::npos) << h.console_log("echo");
-    int s = attach_console(h, domid_of(h, "echo"));
+    int s = h.console_socket(h.domid("echo"));
     ASSERT_GE(s, 0);
     ASSERT_TRUE(type(s, "hello kxen\n"));
     EXPECT_TRUE(h.wait_console("echo", "echo: hello kxen", 30s)) << h.console_log("echo");
@@ -106,14 +80,14 @@ TEST(XenbusConsole, ShutdownAndRebootOfAnIdleGuestThroughControl) {
     ASSERT_EQ(h.create("idler", "test=idle").status, 0);
     ASSERT_TRUE(h.wait_console("idler", "KXEN-TEST idle PASS", 60s)) << h.console_log("idler");
     ASSERT_TRUE(h.wait_console("idler", "control: watching control/shutdown", 10s)) << h.console_log("idler");
-    auto id = domid_of(h, "idler");
+    auto id = h.domid("idler");
 
     // on_reboot=restart (examples/minios.cfg): the same name comes back as a new domain.
     auto r = h.kxl({"reboot", "idler"});
     EXPECT_EQ(r.status, 0) << r.out;
     EXPECT_TRUE(h.wait_console("idler", "control: shutdown request reboot", 30s)) << h.console_log("idler");
     EXPECT_TRUE(h.wait_console("idler", "control: watching control/shutdown", 60s, 2)) << h.console_log("idler");
-    EXPECT_NE(domid_of(h, "idler"), id);
+    EXPECT_NE(h.domid("idler"), id);
 
     r = h.kxl({"shutdown", "-w", "idler"});
     EXPECT_EQ(r.status, 0) << r.out;

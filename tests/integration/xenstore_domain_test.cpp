@@ -11,35 +11,13 @@ using kxen::test::Host;
 using namespace kxen;
 using namespace std::chrono_literals;
 
-namespace {
-
-std::optional<xs::Handle> store(Host const& h) {
-    for (int i = 0; i < 100; ++i) {
-        if (auto s = xs::Handle::open((h.state() / "xenstored" / "socket").string())) return std::move(*s);
-        std::this_thread::sleep_for(50ms);
-    }
-    return std::nullopt;
-}
-
-unsigned domid_of(Host const& h, std::string const& name) {
-    auto line = h.list_line(name);
-    if (!line) return 0;
-    std::istringstream in(*line);
-    std::string n;
-    unsigned id = 0;
-    in >> n >> id;
-    return id;
-}
-
-} // namespace
-
 TEST(XenstoreDomain, CreateWritesTheTreeAndDestroyRemovesIt) {
     KXEN_REQUIRE_KVM();
     Host h;
-    auto xs = store(h);
+    auto xs = h.store();
     ASSERT_TRUE(xs);
     ASSERT_EQ(h.create("tree", "test=idle", {"memory=8", "maxmem=16"}).status, 0);
-    auto id = domid_of(h, "tree");
+    auto id = h.domid("tree");
     ASSERT_NE(id, 0u);
     auto dom = fmt::format("/local/domain/{}", id);
     EXPECT_EQ(xs->try_read(dom + "/name"), "tree");
@@ -64,7 +42,7 @@ TEST(XenstoreDomain, CreateWritesTheTreeAndDestroyRemovesIt) {
 TEST(XenstoreDomain, ShutdownWithoutPvControlNeedsFallback) {
     KXEN_REQUIRE_KVM();
     Host h;
-    auto xs = store(h);
+    auto xs = h.store();
     ASSERT_TRUE(xs);
     // `spin` never answers control/shutdown and never says it could.
     ASSERT_EQ(h.create("nopv", "test=spin").status, 0);
@@ -76,7 +54,7 @@ TEST(XenstoreDomain, ShutdownWithoutPvControlNeedsFallback) {
 
     // A guest that claims PV control but never takes the request: -F gives up after the
     // timeout and shuts it down from the hypervisor.
-    auto id = domid_of(h, "nopv");
+    auto id = h.domid("nopv");
     ASSERT_TRUE(xs->write(fmt::format("/local/domain/{}/control/feature-poweroff", id), "1"));
     r = h.kxl({"shutdown", "-F", "--timeout", "1", "-w", "nopv"});
     EXPECT_EQ(r.status, 0) << r.out;

@@ -15,6 +15,11 @@ namespace kxen::hv {
 
 class Domain;
 
+// Xen's packed segment attributes (type 3:0, s 4, dpl 6:5, p 7, avl 8, l 9, db 10, g 11), as
+// vcpu_hvm_context_t and the HVM save records carry them, to and from KVM's segments.
+kvm_segment segment_from_attr(std::uint32_t sel, std::uint64_t base, std::uint32_t limit, std::uint32_t attr);
+std::uint32_t attr_of(kvm_segment const& s);
+
 class Vcpu {
 public:
     Vcpu(Domain& d, unsigned id, kvm::VcpuFd fd) : dom_{&d}, id_{id}, fd_{std::move(fd)} {}

@@ -5,18 +5,15 @@
 #include "hv/vcpu/vcpu.hpp"
 
 namespace kxen::hv {
-namespace {
 
-// Xen's segment attributes, as in the save record: type 3:0, s 4, dpl 6:5, p 7, avl 8, l 9,
-// db 10, g 11.
 std::uint32_t attr_of(kvm_segment const& s) {
     if (s.unusable) return 0;
     return (s.type & 0xfu) | (s.s & 1u) << 4 | (s.dpl & 3u) << 5 | (s.present & 1u) << 7 | (s.avl & 1u) << 8 |
            (s.l & 1u) << 9 | (s.db & 1u) << 10 | (s.g & 1u) << 11;
 }
 
-void segment_of(kvm_segment& s, std::uint32_t sel, std::uint64_t base, std::uint32_t limit, std::uint32_t ar) {
-    s = {};
+kvm_segment segment_from_attr(std::uint32_t sel, std::uint64_t base, std::uint32_t limit, std::uint32_t ar) {
+    kvm_segment s{};
     s.selector = static_cast<std::uint16_t>(sel);
     s.base = base;
     s.limit = limit;
@@ -29,7 +26,10 @@ void segment_of(kvm_segment& s, std::uint32_t sel, std::uint64_t base, std::uint
     s.db = (ar >> 10) & 1;
     s.g = (ar >> 11) & 1;
     s.unusable = !s.present;
+    return s;
 }
+
+namespace {
 
 struct MsrField {
     std::uint32_t index;
@@ -99,14 +99,14 @@ XenResult<void> Vcpu::load_hw_cpu(hvm_hw_cpu const& c) {
     auto sregs = fd_.get_sregs();
     if (!sregs) return xen_fail(XenErr::io);
     auto& s = *sregs;
-    segment_of(s.cs, c.cs_sel, c.cs_base, c.cs_limit, c.cs_arbytes);
-    segment_of(s.ds, c.ds_sel, c.ds_base, c.ds_limit, c.ds_arbytes);
-    segment_of(s.es, c.es_sel, c.es_base, c.es_limit, c.es_arbytes);
-    segment_of(s.fs, c.fs_sel, c.fs_base, c.fs_limit, c.fs_arbytes);
-    segment_of(s.gs, c.gs_sel, c.gs_base, c.gs_limit, c.gs_arbytes);
-    segment_of(s.ss, c.ss_sel, c.ss_base, c.ss_limit, c.ss_arbytes);
-    segment_of(s.tr, c.tr_sel, c.tr_base, c.tr_limit, c.tr_arbytes);
-    segment_of(s.ldt, c.ldtr_sel, c.ldtr_base, c.ldtr_limit, c.ldtr_arbytes);
+    s.cs = segment_from_attr(c.cs_sel, c.cs_base, c.cs_limit, c.cs_arbytes);
+    s.ds = segment_from_attr(c.ds_sel, c.ds_base, c.ds_limit, c.ds_arbytes);
+    s.es = segment_from_attr(c.es_sel, c.es_base, c.es_limit, c.es_arbytes);
+    s.fs = segment_from_attr(c.fs_sel, c.fs_base, c.fs_limit, c.fs_arbytes);
+    s.gs = segment_from_attr(c.gs_sel, c.gs_base, c.gs_limit, c.gs_arbytes);
+    s.ss = segment_from_attr(c.ss_sel, c.ss_base, c.ss_limit, c.ss_arbytes);
+    s.tr = segment_from_attr(c.tr_sel, c.tr_base, c.tr_limit, c.tr_arbytes);
+    s.ldt = segment_from_attr(c.ldtr_sel, c.ldtr_base, c.ldtr_limit, c.ldtr_arbytes);
     s.gdt = {};
     s.gdt.base = c.gdtr_base;
     s.gdt.limit = static_cast<std::uint16_t>(c.gdtr_limit);
