@@ -1,6 +1,7 @@
 #include "host.hpp"
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -73,6 +74,9 @@ Host::Host() {
     dir_ = ::mkdtemp(tmpl);
     pid_ = ::fork();
     if (pid_ == 0) {
+        // A test process that dies without its destructors (a sanitizer abort, a ctest
+        // timeout) must not leave its kxend running.
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         int log = ::open((dir_ / "kxend.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         ::dup2(log, 1);
         ::dup2(log, 2);
