@@ -145,12 +145,6 @@ std::expected<Sample, std::string> run_case(std::string const& socket, pid_t kxe
     return Sample{pages / s, pages > 0 ? cpu * 1e6 / pages : 0};
 }
 
-std::string si(double v) {
-    if (v >= 1e6) return fmt::format("{:.2f}M", v / 1e6);
-    if (v >= 1e3) return fmt::format("{:.1f}k", v / 1e3);
-    return fmt::format("{:.0f}", v);
-}
-
 } // namespace
 
 int main(int argc, char** argv) {

@@ -350,12 +350,6 @@ CaseResult run_case(std::string const& socket, pid_t daemon, std::string const& 
     return r;
 }
 
-std::string si(double v) {
-    if (v >= 1e6) return fmt::format("{:.2f}M", v / 1e6);
-    if (v >= 1e3) return fmt::format("{:.1f}k", v / 1e3);
-    return fmt::format("{:.0f}", v);
-}
-
 } // namespace
 
 int main(int argc, char** argv) {

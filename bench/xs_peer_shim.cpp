@@ -33,7 +33,7 @@ std::atomic<unsigned> next_port{1};
 template <typename F> F real(char const* name) { return reinterpret_cast<F>(::dlsym(RTLD_NEXT, name)); }
 
 // -1: not ours; else the stand-in fd.
-int fake_open(char const* path) {
+int inert_device_open(char const* path) {
     if (!path) return -1;
     if (!std::strcmp(path, "/dev/xen/privcmd") || !std::strcmp(path, "/proc/xen/privcmd"))
         return real<int (*)(char const*, int, ...)>("open")("/dev/null", O_RDWR | O_CLOEXEC);
@@ -57,7 +57,7 @@ char const* moved(char const* path) {
 extern "C" {
 
 int open(char const* path, int flags, ...) {
-    if (int fd = fake_open(path); fd >= 0) return fd;
+    if (int fd = inert_device_open(path); fd >= 0) return fd;
     va_list ap;
     va_start(ap, flags);
     mode_t mode = va_arg(ap, mode_t);
@@ -65,7 +65,7 @@ int open(char const* path, int flags, ...) {
     return real<int (*)(char const*, int, ...)>("open")(path, flags, mode);
 }
 int open64(char const* path, int flags, ...) {
-    if (int fd = fake_open(path); fd >= 0) return fd;
+    if (int fd = inert_device_open(path); fd >= 0) return fd;
     va_list ap;
     va_start(ap, flags);
     mode_t mode = va_arg(ap, mode_t);
@@ -74,15 +74,15 @@ int open64(char const* path, int flags, ...) {
 }
 // What _FORTIFY_SOURCE builds (libxenevtchn) call instead of open().
 int __open_2(char const* path, int flags) {
-    if (int fd = fake_open(path); fd >= 0) return fd;
+    if (int fd = inert_device_open(path); fd >= 0) return fd;
     return real<int (*)(char const*, int)>("__open_2")(path, flags);
 }
 int __open64_2(char const* path, int flags) {
-    if (int fd = fake_open(path); fd >= 0) return fd;
+    if (int fd = inert_device_open(path); fd >= 0) return fd;
     return real<int (*)(char const*, int)>("__open64_2")(path, flags);
 }
 int openat(int dirfd, char const* path, int flags, ...) {
-    if (int fd = fake_open(path); fd >= 0) return fd;
+    if (int fd = inert_device_open(path); fd >= 0) return fd;
     va_list ap;
     va_start(ap, flags);
     mode_t mode = va_arg(ap, mode_t);
@@ -90,7 +90,7 @@ int openat(int dirfd, char const* path, int flags, ...) {
     return real<int (*)(int, char const*, int, ...)>("openat")(dirfd, path, flags, mode);
 }
 int openat64(int dirfd, char const* path, int flags, ...) {
-    if (int fd = fake_open(path); fd >= 0) return fd;
+    if (int fd = inert_device_open(path); fd >= 0) return fd;
     va_list ap;
     va_start(ap, flags);
     mode_t mode = va_arg(ap, mode_t);

@@ -1,3 +1,4 @@
+#include <fmt/format.h>
 #include "common/stats.hpp"
 #include <algorithm>
 #include <numeric>
@@ -25,6 +26,12 @@ Summary summarize(std::vector<double> v) {
     s.p90 = percentile(v, 90);
     s.mean = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
     return s;
+}
+
+std::string si(double v) {
+    if (v >= 1e6) return fmt::format("{:.2f}M", v / 1e6);
+    if (v >= 1e3) return fmt::format("{:.1f}k", v / 1e3);
+    return fmt::format("{:.0f}", v);
 }
 
 } // namespace kxen::bench

@@ -1,6 +1,7 @@
 // Order statistics for a set of timings: the median and the 10th/90th percentiles.
 #pragma once
 #include <cstddef>
+#include <string>
 #include <vector>
 
 namespace kxen::bench {
@@ -13,5 +14,8 @@ struct Summary {
 // Percentiles by linear interpolation between the closest ranks (numpy's default).
 Summary summarize(std::vector<double> v);
 double percentile(std::vector<double> const& sorted, double p);
+
+// A rate for a table: 2.58M, 186.3k, 950.
+std::string si(double v);
 
 } // namespace kxen::bench

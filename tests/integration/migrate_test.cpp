@@ -340,11 +340,11 @@ TEST(Migrate, ThroughTheSshCommand) {
     Host a, b;
     ASSERT_EQ(a.create("ssh", "test=idle", {"memory=16"}).status, 0);
     ASSERT_TRUE(a.wait_console("ssh", "KXEN-TEST idle PASS")) << a.console_log("ssh");
-    auto fake = a.dir() / "fake-ssh";
-    std::ofstream(fake) << "#!/bin/sh\nshift   # the host\nexport PATH=" << KXEN_BIN_DIR << ":$PATH KXEN_SOCKET="
+    auto ssh = a.dir() / "ssh-stand-in";
+    std::ofstream(ssh) << "#!/bin/sh\nshift   # the host\nexport PATH=" << KXEN_BIN_DIR << ":$PATH KXEN_SOCKET="
                         << b.socket() << "\nexec sh -c \"$*\"\n";
-    std::filesystem::permissions(fake, std::filesystem::perms::owner_all);
-    auto r = a.kxl({"migrate", "-s", fake.string(), "ssh", "otherhost"});
+    std::filesystem::permissions(ssh, std::filesystem::perms::owner_all);
+    auto r = a.kxl({"migrate", "-s", ssh.string(), "ssh", "otherhost"});
     ASSERT_EQ(r.status, 0) << r.out;
     EXPECT_FALSE(a.list_line("ssh"));
     EXPECT_TRUE(b.list_line("ssh"));
