@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 #include "common/log.hpp"
 #include "hv/domain/domain.hpp"
-#include "hv/emulate/emulate.hpp"
+#include "soft/emulate.hpp"
 #include "hv/vcpu/exits.hpp"
 #include "hv/vcpu/guest_mem.hpp"
 
@@ -13,7 +13,7 @@ namespace {
 
 constexpr std::uint32_t msr_tsc_aux = 0xc0000103;
 
-class VcpuEnv final : public emulate::Env {
+class VcpuEnv final : public soft::Env {
 public:
     explicit VcpuEnv(Vcpu& v) : mem_{v}, v_{&v} {}
     bool read(std::uint64_t gva, void* dst, std::size_t len) override { return mem_.read(gva, dst, len); }
@@ -56,7 +56,7 @@ private:
 
 void crash_with_bytes(Vcpu& v, std::span<std::uint8_t const> bytes, std::string const& why) {
     v.domain().crash(fmt::format("d{}v{}: cannot emulate at rip {:#x}: {} [{}]", v.domain().id(), v.id(),
-                                 v.fd().regs().rip, why, emulate::describe(bytes)));
+                                 v.fd().regs().rip, why, soft::describe(bytes)));
 }
 
 } // namespace
@@ -78,7 +78,7 @@ bool emulation_failure_exit(Vcpu& v) {
         crash_with_bytes(v, bytes, "cannot read vCPU state");
         return false;
     }
-    emulate::CpuState s{};
+    soft::CpuState s{};
     std::uint64_t const g[16] = {r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi,
                                  r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15};
     std::memcpy(s.gpr, g, sizeof g);
@@ -92,18 +92,18 @@ bool emulation_failure_exit(Vcpu& v) {
     s.cs_l = sregs->cs.l;
     s.cs_db = sregs->cs.db;
     kvm_segment const* segs[6] = {&sregs->es, &sregs->cs, &sregs->ss, &sregs->ds, &sregs->fs, &sregs->gs};
-    for (int i = 0; i < 6; ++i) s.seg_base[i] = segs[i]->base;
+    for (int i = 0; i < 6; ++i) s.seg[i].base = segs[i]->base;
     // SAFETY: kvm_xsave.region is 4096 bytes of the standard-format XSAVE image.
     std::span<std::uint8_t> region{reinterpret_cast<std::uint8_t*>(xsave->region), sizeof xsave->region};
-    emulate::from_kvm_xsave(region, s);
+    soft::from_kvm_xsave(region, s);
     for (unsigned i = 0; i < xcrs->nr_xcrs; ++i)
         if (xcrs->xcrs[i].xcr == 0) s.xcr0 = xcrs->xcrs[i].value;
     if (auto aux = v.fd().get_msr(msr_tsc_aux)) s.tsc_aux = *aux;
 
     // Without bytes from KVM, emulate() fetches them at CS:RIP through the guest page tables.
     VcpuEnv env{v};
-    auto res = emulate::emulate(bytes, s, env);
-    if (res.outcome != emulate::Outcome::done) {
+    auto res = soft::emulate(bytes, s, env);
+    if (res.outcome != soft::Outcome::done) {
         crash_with_bytes(v, bytes, res.what);
         return false;
     }
@@ -115,7 +115,7 @@ bool emulation_failure_exit(Vcpu& v) {
     r.rflags = s.rflags;
     v.fd().regs_dirty();
     if (res.xstate_changed) {
-        emulate::to_kvm_xsave(s, region);
+        soft::to_kvm_xsave(s, region);
         if (!v.fd().set_xsave(*xsave)) {
             crash_with_bytes(v, bytes, "KVM_SET_XSAVE failed after emulation");
             return false;
