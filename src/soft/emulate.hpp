@@ -78,6 +78,9 @@ struct CpuState {                      // the vCPU's architectural state
     std::uint64_t cr2, cr3, cr8;
     std::uint64_t dr[8];               // dr0-3, (4, 5 unused), dr6, dr7
     Msrs msr;
+    // Set by sti (when IF was clear), mov ss and pop ss: no interrupt is taken before the next
+    // instruction completes; the software vCPU's loop clears it after that instruction.
+    bool interrupt_shadow;
     Xmm xmm[16];
     std::uint32_t mxcsr;
     // x87 as in struct kvm_fpu / the FXSAVE image: fpr[i] is ST(i) (stack order, not physical
@@ -122,7 +125,9 @@ public:
     virtual bool msr_exits(std::uint32_t /*index*/, bool /*write*/) { return false; }
 };
 
-enum class Outcome { done, unsupported, fault, exit };
+// unsupported: no such instruction here (the software vCPU raises #UD and logs it once);
+// crash: the vCPU cannot go on (real mode, virtual-8086 mode): its domain is crashed with `what`.
+enum class Outcome { done, unsupported, fault, exit, crash };
 
 // An instruction that needs the vCPU's owner (outcome == exit), in KVM's terms. The instruction
 // has not completed: RIP still points at it. The owner answers, then complete_exit() finishes it.
