@@ -7,7 +7,7 @@ using namespace std::chrono_literals;
 using kxen::test::Host;
 
 TEST(Guest, HypercallFuzzLeavesKxendAndOtherDomainsHealthy) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     ASSERT_EQ(h.create("bystander", "test=idle").status, 0);
     ASSERT_TRUE(h.wait_console("bystander", "KXEN-TEST idle PASS")) << h.console_log("bystander");
@@ -25,7 +25,7 @@ TEST(Guest, HypercallFuzzLeavesKxendAndOtherDomainsHealthy) {
 }
 
 TEST(Guest, VmcallCrashesOnlyThatDomain) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     ASSERT_EQ(h.create("vm", "test=vmcall", {"on_crash=\"preserve\""}).status, 0);
     ASSERT_TRUE(h.wait_console("vm", "KXEN-TEST vmcall RUNNING")) << h.console_log("vm");
@@ -44,7 +44,7 @@ TEST(Guest, VmcallCrashesOnlyThatDomain) {
 }
 
 TEST(Guest, InstructionsTheHostCannotEmulateWork) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     ASSERT_EQ(h.create("insn", "test=insn").status, 0);
     EXPECT_TRUE(h.wait_console("insn", "KXEN-TEST insn PASS", 60s)) << h.console_log("insn") << h.kxend_log();
