@@ -81,6 +81,15 @@ Shifted shift(unsigned kind, std::uint64_t v, unsigned count, unsigned size, std
     return {res, f, mask};
 }
 
+// A zero count changes nothing, but the operand is still accessed (a memory one may fault) and
+// a 32-bit register is still written, which zero-extends it.
+Step zero_count(Ctx& c, unsigned size) {
+    auto v = c.rm_get(size);
+    if (!v) return std::unexpected(v.error());
+    if (!c.d.is_mem()) c.set(c.d.rm(), size, *v);
+    return {};
+}
+
 // Src: 0 = 1 (d0/d1), 1 = cl (d2/d3), 2 = imm8 (c0/c1).
 template <bool Byte, unsigned Src> Step shift_op(Ctx& c) {
     unsigned const size = Byte ? 1 : c.d.op_size;
@@ -89,9 +98,7 @@ template <bool Byte, unsigned Src> Step shift_op(Ctx& c) {
     unsigned const count = raw & (size == 8 ? 63 : 31);
     unsigned const kind = c.d.reg_field();
     if (count == 0) {
-        // Still an access to the operand: it may fault even though nothing changes.
-        auto v = c.rm_get(size);
-        return v ? Step{} : std::unexpected(v.error());
+        return zero_count(c, size);
     }
     std::uint64_t const rfl = c.s.rflags;
     Shifted out{};
@@ -111,10 +118,7 @@ template <bool Left, bool Cl> Step double_shift(Ctx& c) {
     unsigned const size = c.d.op_size, bits = size * 8;
     unsigned const raw = Cl ? static_cast<unsigned>(c.s.gpr[rcx] & 0xff) : static_cast<unsigned>(c.d.imm);
     unsigned const count = raw & (size == 8 ? 63 : 31);
-    if (count == 0) {
-        auto v = c.rm_get(size);
-        return v ? Step{} : std::unexpected(v.error());
-    }
+    if (count == 0) return zero_count(c, size);
     std::uint64_t const src = c.get(c.d.reg(), size), m = size_mask(size);
     std::uint64_t f = 0;
     auto r = rmw(c, size, [&](std::uint64_t dst) {
