@@ -312,7 +312,64 @@ Step in_out(Ctx& c) {
     return exit_to_owner(Exit{.kind = ExitKind::io, .write = write, .size = static_cast<std::uint8_t>(size), .port = port, .value = value});
 }
 
+// lar/lsl/verr/verw: whether the selector names a segment the current CPL and the RPL may see;
+// they report through ZF and fault only on the operand or the descriptor read itself.
+struct Visible {
+    bool ok;
+    Desc d;
+};
+
+Got<Visible> visible(Ctx& c, std::uint16_t sel) {
+    if ((sel & ~3u) == 0) return Visible{false, {}};
+    auto d = read_desc(c.s, c.env, sel);
+    if (!d) {
+        if (d.error().fault.vector == vec::gp) return Visible{false, {}};
+        return std::unexpected(d.error());
+    }
+    bool const ok = (d->s() && d->conforming()) || (d->dpl() >= c.s.cpl && d->dpl() >= (sel & 3u));
+    return Visible{ok, *d};
+}
+
+void set_zf(Ctx& c, bool z) { c.s.rflags = z ? c.s.rflags | fl::zf : c.s.rflags & ~fl::zf; }
+
+template <bool Write> Step verify(Ctx& c) {
+    auto v = c.rm_get(2);
+    if (!v) return std::unexpected(v.error());
+    auto r = visible(c, static_cast<std::uint16_t>(*v));
+    if (!r) return std::unexpected(r.error());
+    bool const usable = r->ok && r->d.s() && (Write ? r->d.writable_data() : r->d.readable());
+    set_zf(c, usable);
+    return {};
+}
+
+// System descriptor types lar (Lsl false) or lsl (true) accept; long mode has fewer.
+bool system_type_ok(CpuState const& s, unsigned type, bool lsl) {
+    if (s.long_mode) return type == 2 || type == 9 || type == 11 || (!lsl && type == 12);
+    switch (type) {
+    case 1: case 2: case 3: case 9: case 11: return true;
+    case 4: case 5: case 12: return !lsl;
+    default: return false;
+    }
+}
+
+template <bool Lsl> Step lar_lsl(Ctx& c) {
+    auto v = c.rm_get(2);
+    if (!v) return std::unexpected(v.error());
+    auto r = visible(c, static_cast<std::uint16_t>(*v));
+    if (!r) return std::unexpected(r.error());
+    bool const ok = r->ok && (r->d.s() || system_type_ok(c.s, r->d.type(), Lsl));
+    set_zf(c, ok);
+    if (!ok) return {};
+    std::uint64_t const value = Lsl ? to_segment(r->d.raw, 0).limit : (r->d.raw >> 32) & 0x00f0ff00;
+    c.set(c.d.reg(), c.d.op_size == 2 ? 2 : 4, value);
+    return {};
+}
+
 constexpr Row rows[] = {
+    {.name = "verr", .ops = "E", .opcode = 0x00, .pfx = Pfx::any, .reg = 4, .fn = verify<false>},
+    {.name = "verw", .ops = "E", .opcode = 0x00, .pfx = Pfx::any, .reg = 5, .fn = verify<true>},
+    {.name = "lar", .ops = "GE", .opcode = 0x02, .pfx = Pfx::any, .fn = lar_lsl<false>},
+    {.name = "lsl", .ops = "GE", .opcode = 0x03, .pfx = Pfx::any, .fn = lar_lsl<true>},
     {.name = "mov", .opcode = 0x20, .pfx = Pfx::any, .fn = mov_cr},
     {.name = "mov", .opcode = 0x22, .pfx = Pfx::any, .fn = mov_cr},
     {.name = "mov", .opcode = 0x21, .pfx = Pfx::any, .fn = mov_dr},

@@ -441,5 +441,43 @@ TEST(FarTransfer, FarCallAndRetSameRingAndRetToRing3) {
     expect_fault(run({0xff, 0x2b}, k, env), 11, absent_code);
 }
 
+TEST(SegQuery, LslLarVerw) {
+    SysEnv env;
+    CpuState u = user64();
+    u.gpr[0] = uds;
+    u.gpr[1] = 0;
+    run_ok({0x0f, 0x03, 0xc8}, u, env);   // lsl ecx, eax
+    EXPECT_EQ(u.gpr[1], 0xffffffffu);
+    EXPECT_TRUE(u.rflags & 0x40);
+    run_ok({0x0f, 0x02, 0xc8}, u, env);   // lar ecx, eax
+    EXPECT_EQ(u.gpr[1], 0x00c0f300u);
+    u.gpr[0] = kds;                        // DPL 0: not visible from ring 3
+    run_ok({0x0f, 0x03, 0xc8}, u, env);
+    EXPECT_FALSE(u.rflags & 0x40);
+    u.gpr[0] = uds;
+    run_ok({0x0f, 0x00, 0xe8}, u, env);   // verw ax
+    EXPECT_TRUE(u.rflags & 0x40);
+    u.gpr[0] = ucs;
+    run_ok({0x0f, 0x00, 0xe8}, u, env);   // code is not writable
+    EXPECT_FALSE(u.rflags & 0x40);
+    u.gpr[0] = 0x1000;                     // beyond the GDT: ZF clear, no fault
+    run_ok({0x0f, 0x00, 0xe8}, u, env);
+    EXPECT_FALSE(u.rflags & 0x40);
+}
+
+TEST(Fsgsbase, NeedsCr4Bit) {
+    SysEnv env;
+    CpuState u = user64();
+    u.gpr[0] = 0x7000;
+    EXPECT_EQ(run({0xf3, 0x48, 0x0f, 0xae, 0xd0}, u, env).fault.vector, 6);
+    u.cr4 |= 1u << 16;
+    run_ok({0xf3, 0x48, 0x0f, 0xae, 0xd0}, u, env);   // wrfsbase rax
+    EXPECT_EQ(u.seg[4].base, 0x7000u);
+    run_ok({0xf3, 0x48, 0x0f, 0xae, 0xc3}, u, env);   // rdfsbase rbx
+    EXPECT_EQ(u.gpr[3], 0x7000u);
+    u.gpr[0] = 0x0000800000000000;
+    expect_fault(run({0xf3, 0x48, 0x0f, 0xae, 0xd8}, u, env), 13, 0);   // wrgsbase
+}
+
 } // namespace
 } // namespace kxen::soft
