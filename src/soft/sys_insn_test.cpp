@@ -479,5 +479,73 @@ TEST(Fsgsbase, NeedsCr4Bit) {
     expect_fault(run({0xf3, 0x48, 0x0f, 0xae, 0xd8}, u, env), 13, 0);   // wrgsbase
 }
 
+TEST(Sysenter, RoundTrip32) {
+    SysEnv env;
+    CpuState s = kernel32();
+    s.seg[1] = seg(ucs32, a_code32 | dpl3);
+    s.seg[2] = seg(uds, a_data | dpl3);
+    s.cpl = 3;
+    s.msr.sysenter_cs = kcs32;
+    s.msr.sysenter_esp = 0x16000;
+    s.msr.sysenter_eip = 0x10900;
+    done({0x0f, 0x34}, s, env);
+    EXPECT_EQ(s.rip, 0x10900u);
+    EXPECT_EQ(s.gpr[4], 0x16000u);
+    EXPECT_EQ(s.cpl, 0u);
+    EXPECT_EQ(s.seg[1].sel, kcs32);
+    EXPECT_EQ(s.seg[2].sel, kcs32 + 8);
+    EXPECT_EQ(s.rflags & 0x200, 0u);
+    EXPECT_TRUE(s.cs_db);
+    s.gpr[2] = 0x10a00;
+    s.gpr[1] = 0x17000;
+    done({0x0f, 0x35}, s, env);   // sysexit
+    EXPECT_EQ(s.rip, 0x10a00u);
+    EXPECT_EQ(s.gpr[4], 0x17000u);
+    EXPECT_EQ(s.cpl, 3u);
+    EXPECT_EQ(s.seg[1].sel, (kcs32 + 16) | 3);
+    expect_fault(run({0x0f, 0x35}, s, env), 13, 0);   // at CPL 3
+    s.msr.sysenter_cs = 0;
+    expect_fault(run({0x0f, 0x34}, s, env), 13, 0);
+}
+
+TEST(DescTables, LldtAndSldt) {
+    SysEnv env;
+    CpuState s = kernel64();
+    // A 16-byte LDT descriptor at 0x60 with base 0x14000 (GDT limit extended to cover it).
+    env.put<std::uint64_t>(gdt + 0x60, desc(0x14000, 0xff, 0x82));
+    env.put<std::uint64_t>(gdt + 0x68, 0);
+    s.gdtr.limit = 0x6f;
+    env.put<std::uint64_t>(0x14000 + 8, desc(0, 0xfffff, a_data));
+    s.gpr[0] = 0x60;
+    run_ok({0x0f, 0x00, 0xd0}, s, env);   // lldt ax
+    EXPECT_EQ(s.ldtr.base, 0x14000u);
+    EXPECT_EQ(s.ldtr.limit, 0xffu);
+    s.gpr[0] = 0x0c;                        // LDT entry 1
+    run_ok({0x8e, 0xd8}, s, env);
+    EXPECT_EQ(s.seg[3].sel, 0x0c);
+    s.gpr[1] = 0;
+    run_ok({0x0f, 0x00, 0xc1}, s, env);   // sldt ecx
+    EXPECT_EQ(s.gpr[1], 0x60u);
+    s.gpr[0] = kds;                         // not an LDT descriptor
+    expect_fault(run({0x0f, 0x00, 0xd0}, s, env), 13, kds);
+}
+
+TEST(FarTransfer, LretImmReleasesParameters) {
+    SysEnv env;
+    CpuState s = kernel32();
+    std::uint64_t const sp = s.gpr[4];
+    env.put<std::uint32_t>(sp, 0x10111);
+    env.put<std::uint32_t>(sp + 4, kcs32);
+    done({0xca, 0x08, 0x00}, s, env);   // lret 8
+    EXPECT_EQ(s.rip, 0x10111u);
+    EXPECT_EQ(s.gpr[4], sp + 16);
+    // Returning to an inner ring is #GP(sel).
+    CpuState u = kernel32();
+    u.seg[1] = seg(ucs32, a_code32 | dpl3);
+    u.seg[2] = seg(uds, a_data | dpl3);
+    u.cpl = 3;
+    expect_fault(run({0xca, 0x08, 0x00}, u, env), 13, kcs32);
+}
+
 } // namespace
 } // namespace kxen::soft
