@@ -236,6 +236,27 @@ Step invlpg(Ctx& c) {
     return {};
 }
 
+// invpcid: the translation caches do not tag entries by PCID, so a single context flushes all
+// non-global entries.
+Step invpcid(Ctx& c) {
+    if (auto r = ring0(c, "invpcid"); !r) return r;
+    std::uint64_t const type = c.get(c.d.reg(), c.d.long64 ? 8 : 4);
+    std::uint64_t desc[2] = {0, 0};
+    if (auto r = c.read(c.mem_addr(), desc, 16); !r) return r;
+    if (type > 3) return fault(vec::gp, 0, "#GP: invpcid type above 3");
+    if (desc[0] >> 12) return fault(vec::gp, 0, "#GP: invpcid descriptor reserved bits set");
+    if ((type == 0 || type == 1) && (desc[0] & 0xfff) && !(c.s.cr4 & cr4_pcide))
+        return fault(vec::gp, 0, "#GP: invpcid of a non-zero PCID with CR4.PCIDE clear");
+    switch (type) {
+    case 0:
+        if (!canonical(c.s, desc[1])) return fault(vec::gp, 0, "#GP: invpcid of a non-canonical address");
+        c.env.tlb_flush_page(desc[1]);
+        return {};
+    case 2: c.env.tlb_flush(true); return {};
+    default: c.env.tlb_flush(false); return {};
+    }
+}
+
 // Guest RAM is ordinary coherent host memory: there is no cache for these to act on.
 Step cache_op(Ctx& c) { return ring0(c, "wbinvd/invd"); }
 
@@ -386,6 +407,7 @@ constexpr Row rows[] = {
     {.name = "str", .ops = "E", .opcode = 0x00, .pfx = Pfx::any, .reg = 1, .fn = store_sel<true>},
     {.name = "lldt", .ops = "E", .opcode = 0x00, .pfx = Pfx::any, .reg = 2, .fn = lldt},
     {.name = "ltr", .ops = "E", .opcode = 0x00, .pfx = Pfx::any, .reg = 3, .fn = ltr},
+    {.name = "invpcid", .ops = "GM", .map = Map::m0f38, .opcode = 0x82, .pfx = Pfx::p66, .mod = Mod::mem, .fn = invpcid},
     {.name = "invd", .opcode = 0x08, .fn = cache_op},
     {.name = "wbinvd", .opcode = 0x09, .fn = cache_op},
     {.name = "hlt", .map = Map::one, .opcode = 0xf4, .pfx = Pfx::any, .fn = hlt},

@@ -547,5 +547,22 @@ TEST(FarTransfer, LretImmReleasesParameters) {
     expect_fault(run({0xca, 0x08, 0x00}, u, env), 13, kcs32);
 }
 
+TEST(Invpcid, FlushesByType) {
+    SysEnv env;
+    CpuState s = kernel64();
+    env.put<std::uint64_t>(0x14000, 0);
+    env.put<std::uint64_t>(0x14008, 0xffff800000123000);
+    s.gpr[3] = 0x14000;
+    s.gpr[0] = 0;
+    run_ok({0x66, 0x0f, 0x38, 0x82, 0x03}, s, env);   // invpcid rax, [rbx]
+    ASSERT_EQ(env.flushes.size(), 1u);
+    EXPECT_EQ(env.flushes[0].first, 0xffff800000123000u);
+    s.gpr[0] = 2;
+    run_ok({0x66, 0x0f, 0x38, 0x82, 0x03}, s, env);
+    EXPECT_TRUE(env.flushes.back().second);
+    s.gpr[0] = 4;
+    expect_fault(run({0x66, 0x0f, 0x38, 0x82, 0x03}, s, env), 13, 0);
+}
+
 } // namespace
 } // namespace kxen::soft
