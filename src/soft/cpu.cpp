@@ -332,7 +332,7 @@ Cpu::Block* Cpu::block_at(std::uint8_t const* host, std::uint64_t page_left, uns
     auto& slot = cache_[((key >> 1) ^ (key >> 13) ^ mode) & (cache_size - 1)];
     if (slot && slot->host == host && slot->mode == mode &&
         std::memcmp(slot->bytes.data(), host, slot->bytes.size()) == 0)
-        return slot.get();
+        return slot->insns.empty() ? nullptr : slot.get();
     if (!slot) slot = std::make_unique<Block>();
     decode_block(*slot, host, page_left, mode);
     return slot->insns.empty() ? nullptr : slot.get();
