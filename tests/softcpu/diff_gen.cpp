@@ -219,7 +219,7 @@ void encode(Gen& g, Form& f) {
     }
     for (unsigned i = 0; i < f.imm_size; ++i) b.push_back(static_cast<u8>(f.imm >> (8 * i)));
     if (riprel) {
-        std::int64_t const d = static_cast<std::int64_t>(target) - static_cast<std::int64_t>(code_at + b.size());
+        std::int64_t const d = static_cast<std::int64_t>(target) - static_cast<std::int64_t>(c.m.rip + b.size());
         for (unsigned i = 0; i < 4; ++i) b[disp_at + i] = static_cast<u8>(static_cast<u64>(d) >> (8 * i));
     }
     c.len = static_cast<unsigned>(std::min<std::size_t>(b.size(), 15));
@@ -817,6 +817,16 @@ void gen_x87(Gen& g) {
     Rng& r = g.r;
     Case& c = g.c;
     c.cmp_x87 = true;
+    // Mostly a well-formed stack: ST(0)..ST(depth-1) valid, the rest empty, with room to push.
+    unsigned const top = (c.m.fsw >> 11) & 7;
+    unsigned depth = 8;
+    bool const tidy = r.chance(85);
+    if (tidy) {
+        depth = 2 + static_cast<unsigned>(r.below(5));
+        c.m.ftags = 0;
+        for (unsigned i = 0; i < depth; ++i) c.m.ftags |= static_cast<u8>(1u << ((top + i) & 7));
+    }
+    c.x87_stack_fault = !tidy;
     u16 fsw_undef = fsw_c0 | fsw_c2 | fsw_c3;   // loads, stores, moves: only C1 defined
     u64 undef = 0;
     struct MemOp { u8 opc; unsigned digit, size; bool load; int fmt; char const* name; };
@@ -876,7 +886,8 @@ void gen_x87(Gen& g) {
     } else {
         RegOp const& o = reg_ops[r.below(sizeof reg_ops / sizeof reg_ops[0])];
         f.opc = {o.opc};
-        if (o.opc != 0x9b) f.opc.push_back(static_cast<u8>(o.modrm + (o.sti ? r.below(8) : 0)));
+        unsigned const sti = o.sti ? static_cast<unsigned>(r.below(tidy ? depth : 8)) : 0;
+        if (o.opc != 0x9b) f.opc.push_back(static_cast<u8>(o.modrm + sti));
         c.op = o.name;
         fsw_undef = o.fsw_undef;
         std::string_view const n = o.name;
@@ -1020,7 +1031,6 @@ void random_machine(Gen& g) {
     for (u64& v : m.gpr) v = rval(r);
     if (!g.l64)
         for (u64& v : m.gpr) v &= 0xffffffff;
-    m.rip = code_at;
     m.rflags = 0x2 | (r.next() & flag::status) | (r.chance(10) ? flag::df : 0);
     for (Xmm& x : m.xmm) {
         if (r.chance(50)) x = {r.next(), r.next()};
@@ -1042,11 +1052,12 @@ void random_machine(Gen& g) {
 
 } // namespace
 
-Case generate(Subset s, bool long64, Rng& r) {
+Case generate(Subset s, bool long64, u64 rip, Rng& r) {
     Case c;
     c.long64 = long64;
     Gen g{c, r, long64};
     random_machine(g);
+    c.m.rip = rip;
     switch (s) {
     case Subset::alu: gen_alu(g); break;
     case Subset::shift: gen_shift(g); break;

@@ -29,6 +29,6 @@ inline constexpr Subset all_subsets[] = {Subset::alu,    Subset::shift, Subset::
 char const* subset_name(Subset s);
 
 // Draws one case of the subset for 64-bit (long64) or 32-bit flat code.
-Case generate(Subset s, bool long64, Rng& r);
+Case generate(Subset s, bool long64, u64 rip, Rng& r);
 
 } // namespace kxen::soft::diff

@@ -138,17 +138,16 @@ void Unicorn::get_state(Machine& m) {
 RunResult Unicorn::run(Case const& c) {
     uc_engine* uc = E(uc_);
     put_state(c.m);
-    u8 code[16];
+    u8 code[code_slot];
     std::memcpy(code, c.bytes, c.len);
     std::memset(code + c.len, 0xf4, sizeof code - c.len);
-    uc_mem_write(uc, code_at, code, sizeof code);
+    uc_mem_write(uc, c.m.rip, code, sizeof code);
     intno = -1;
     unmapped = false;
-    // Stopping at begin+length rather than after one counted instruction: with a count,
-    // Unicorn 2.0.1 keeps running a stale translation of the previous case's bytes unless the
-    // TB cache is flushed (uc_ctl_remove_cache), which costs ~300 us a case. Stopping at an
-    // address also lets a rep string instruction run all its iterations.
-    uc_err const e = uc_emu_start(uc, code_at, code_at + c.len, 0, 0);
+    // Stopping at begin+length rather than after one counted instruction (count = 1): the
+    // count makes Unicorn stop a rep string instruction after its first iteration, and the hlt
+    // after the slot stops anything that would run on.
+    uc_err const e = uc_emu_start(uc, c.m.rip, c.m.rip + c.len, 0, 0);
     RunResult o;
     o.m = c.m;
     get_state(o.m);
@@ -180,9 +179,9 @@ namespace {
 // Guest memory: the code page and the data area; anything else is unmapped.
 class PagesEnv : public Env {
 public:
-    PagesEnv(Case const& c, Machine& m) : m_{m} {
+    PagesEnv(Case const& c, Machine& m) : m_{m}, code_at_{c.m.rip} {
         std::memset(code_, 0xf4, sizeof code_);
-        std::memcpy(code_ + (code_at - code_base), c.bytes, c.len);
+        std::memcpy(code_, c.bytes, c.len);
     }
     bool read(u64 gva, void* dst, std::size_t len) override {
         if (u8* p = at(gva, len, false)) {
@@ -204,12 +203,13 @@ private:
     u8* at(u64 gva, std::size_t len, bool write) {
         if (gva >= data_base && len <= data_size && gva - data_base <= data_size - len)
             return &m_.data[gva - data_base];
-        if (!write && gva >= code_base && len <= code_size && gva - code_base <= code_size - len)
-            return &code_[gva - code_base];
+        if (!write && gva >= code_at_ && len <= code_slot && gva - code_at_ <= code_slot - len)
+            return &code_[gva - code_at_];
         return nullptr;
     }
     Machine& m_;
-    u8 code_[code_size];
+    u64 code_at_;
+    u8 code_[code_slot];
 };
 
 CpuState to_cpu(Case const& c) {

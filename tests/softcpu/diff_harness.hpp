@@ -20,7 +20,11 @@ using u64 = std::uint64_t;
 
 // Guest layout, the same for both engines and both modes (everything below 4 GiB). The page
 // after the data area and the one before it are never mapped: accesses there are #PF.
-inline constexpr u64 code_base = 0x10000, code_size = 0x1000, code_at = 0x10100;
+// Every case gets its own 16-byte code slot: Unicorn 2.0.1 does not invalidate translated
+// blocks when uc_mem_write changes code, so a reused address would run the previous case's
+// bytes (uc_ctl_remove_cache works but costs ~300 us a call).
+inline constexpr u64 code_base = 0x1000000, code_size = 0x200000, code_slot = 16;
+inline constexpr u64 code_slots = code_size / code_slot;
 inline constexpr u64 data_base = 0x200000, data_size = 0x2000, data_end = data_base + data_size;
 
 namespace flag {
@@ -56,6 +60,7 @@ struct Case {
     bool align16 = false;        // a legacy-SSE 16-byte memory operand that must be aligned
     u64 mem_target = 0;          // the ModRM memory operand's address (0: none)
     unsigned mem_size = 0;
+    bool x87_stack_fault = false;   // the x87 start state may overflow/underflow the stack
     u16 addr_regs = 0;           // registers the memory operand's address is computed from
 };
 
