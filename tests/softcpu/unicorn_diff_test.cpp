@@ -47,6 +47,13 @@ unsigned verbose() {
     return e ? static_cast<unsigned>(std::strtoul(e, nullptr, 0)) : 3;
 }
 
+// KXEN_DIFF_TRACE=1: each case's bytes on stderr before Unicorn runs it (QEMU aborts the
+// process on some inputs).
+bool trace() {
+    static bool const t = std::getenv("KXEN_DIFF_TRACE") != nullptr;
+    return t;
+}
+
 u64 case_seed(Subset s, bool long64, u64 index) {
     Rng r{seed() ^ (static_cast<u64>(s) << 56) ^ (long64 ? 1ull << 55 : 0) ^ (index * 0x9e3779b97f4a7c15ull)};
     return r.next();
@@ -314,6 +321,7 @@ void run_subset(Subset s, bool long64, u64 base_count) {
             ++st.unsupported_ops[c.op];
             continue;
         }
+        if (trace()) std::fprintf(stderr, "case %llu: %s\n", static_cast<unsigned long long>(i), hex(c.bytes, c.len).c_str());
         RunResult const u = uc->run(c);
         std::vector<Diff> const d = compare(c, kx, u);
         if (d.empty()) {
