@@ -46,6 +46,9 @@ public:
     // Queue an external interrupt (no in-kernel irqchip), delivered on the next entry. Only
     // when kvm_run says ready_for_interrupt_injection.
     virtual SysResult<void> interrupt(unsigned vector) = 0;
+    // What stopped the vCPU at a KVM_EXIT_INTERNAL_ERROR, where the accelerator knows more
+    // than the suberror says.
+    [[nodiscard]] virtual std::string internal_error() const { return {}; }
 
 protected:
     kvm_run* run_ = nullptr;

@@ -7,8 +7,8 @@
 
 namespace kxen::hv {
 
-Hv::Hv(HvOptions opt, kvm::System kvm, RamPool pool, std::uint64_t tsc_khz)
-    : opt_{std::move(opt)}, kvm_{std::move(kvm)}, pool_{std::move(pool)}, clock_{tsc_khz},
+Hv::Hv(HvOptions opt, std::unique_ptr<accel::Accel> accel, RamPool pool)
+    : opt_{std::move(opt)}, accel_{std::move(accel)}, pool_{std::move(pool)}, clock_{accel_->tsc_khz()},
       timers_{std::make_unique<TimerService>()},
       sched_{make_rr_scheduler(opt_.nr_pcpus ? opt_.nr_pcpus : std::max(1u, std::thread::hardware_concurrency()),
                                opt_.slice_ns)} {}
@@ -22,27 +22,13 @@ Hv::~Hv() {
 }
 
 SysResult<std::unique_ptr<Hv>> Hv::create(HvOptions opt) {
-    auto sys = kvm::System::open();
-    if (!sys) return std::unexpected(sys.error());
-    for (auto [cap, what] : {std::pair{KVM_CAP_SYNC_REGS, "KVM_CAP_SYNC_REGS"},
-                             {KVM_CAP_X86_USER_SPACE_MSR, "KVM_CAP_X86_USER_SPACE_MSR"},
-                             {KVM_CAP_X86_MSR_FILTER, "KVM_CAP_X86_MSR_FILTER"},
-                             {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"}})
-        if (!sys->check_extension(cap))
-            return sys_fail(ENOTSUP, std::string("host KVM lacks ") + what);
-    // KVM_GET_TSC_KHZ is a vCPU ioctl; a throwaway VM tells us the host's rate.
-    auto vm = kvm::VmFd::create(*sys);
-    if (!vm) return std::unexpected(vm.error());
-    UniqueFd vcpu{::ioctl(vm->raw(), KVM_CREATE_VCPU, 0)};
-    int khz = vcpu ? ::ioctl(vcpu.raw(), KVM_GET_TSC_KHZ, 0) : -1;
-    if (khz <= 0) return sys_fail("KVM_GET_TSC_KHZ");
+    std::string why;
+    auto accel = accel::open(opt.accel, why);
+    if (!accel) return std::unexpected(accel.error());
+    log::info("accelerator: {} ({})", (*accel)->name(), why);
     auto pool = RamPool::create(opt.pool_bytes);
     if (!pool) return std::unexpected(pool.error());
-    if (!sys->check_extension(KVM_CAP_XEN_HVM))
-        log::info("host KVM has no KVM_CAP_XEN_HVM: hypercalls go through the port-I/O stub page; "
-                  "guests that issue vmcall themselves cannot run here");
-    return std::unique_ptr<Hv>(new Hv(std::move(opt), std::move(*sys), std::move(*pool),
-                                      static_cast<std::uint64_t>(khz)));
+    return std::unique_ptr<Hv>(new Hv(std::move(opt), std::move(*accel), std::move(*pool)));
 }
 
 XenResult<std::shared_ptr<Domain>> Hv::create_domain(DomId want, xen_domain_handle_t const handle,
@@ -63,7 +49,7 @@ XenResult<std::shared_ptr<Domain>> Hv::create_domain(DomId want, xen_domain_hand
     } else if (domains_.contains(id)) {
         return xen_fail(XenErr::exist);
     }
-    auto vm = kvm::VmFd::create(kvm_);
+    auto vm = accel_->create_vm();
     if (!vm) {
         log::warn("createdomain: {}", vm.error().message());
         return xen_fail(vm.error().err == EMFILE ? XenErr::mfile : vm.error().err == ENFILE ? XenErr::nfile : XenErr::nomem);
@@ -71,17 +57,11 @@ XenResult<std::shared_ptr<Domain>> Hv::create_domain(DomId want, xen_domain_hand
     auto d = std::make_shared<Domain>(*this, id, std::move(*vm), handle, max_vcpus);
     d->create_flags = flags;
     // The hypercall page MSR must reach kxend (Xen's leaf 0x40000002 names it).
-    kvm::MsrRange hcall{0x40000000, 1, false, true};
-    if (auto r = d->vm().enable_cap(KVM_CAP_X86_USER_SPACE_MSR, KVM_MSR_EXIT_REASON_FILTER); !r) {
-        log::warn("createdomain: {}", r.error().message());
-        return xen_fail(XenErr::nodev);
-    }
+    accel::MsrRange hcall{0x40000000, 1, false, true};
     if (auto r = d->vm().set_msr_filter({&hcall, 1}); !r) {
         log::warn("createdomain: {}", r.error().message());
         return xen_fail(XenErr::nodev);
     }
-    // Emulation failures must come to kxend with the instruction bytes (fallback emulator).
-    (void)d->vm().enable_cap(KVM_CAP_EXIT_ON_EMULATION_FAILURE, 1);
     for (std::uint32_t i = 0; i < max_vcpus; ++i) {
         if (auto v = d->create_vcpu(i); !v) {
             log::warn("createdomain: {}", v.error().message());

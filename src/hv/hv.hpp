@@ -12,7 +12,7 @@
 #include "hv/sched/scheduler.hpp"
 #include "hv/sched/timer_service.hpp"
 #include "hv/time/pvclock.hpp"
-#include "kvm/system.hpp"
+#include "accel/accel.hpp"
 
 namespace kxen::hv {
 
@@ -21,6 +21,7 @@ struct HvOptions {
     std::uint64_t pool_bytes = 1ull << 40;   // address space only; backed on touch
     unsigned nr_pcpus = 0;                   // 0: one per host CPU
     std::uint64_t slice_ns = 30'000'000;     // credit's default slice
+    accel::Kind accel = accel::Kind::automatic;
 };
 
 class Hv {
@@ -28,7 +29,7 @@ public:
     static SysResult<std::unique_ptr<Hv>> create(HvOptions opt);
     ~Hv();
 
-    [[nodiscard]] kvm::System const& kvm() const { return kvm_; }
+    [[nodiscard]] accel::Accel& accel() const { return *accel_; }
     [[nodiscard]] RamPool& pool() { return pool_; }
     [[nodiscard]] pvclock::Clock const& clock() const { return clock_; }
     [[nodiscard]] TimerService& timers() { return *timers_; }
@@ -51,9 +52,9 @@ public:
     std::string console_read(bool clear);
 
 private:
-    Hv(HvOptions opt, kvm::System kvm, RamPool pool, std::uint64_t tsc_khz);
+    Hv(HvOptions opt, std::unique_ptr<accel::Accel> accel, RamPool pool);
     HvOptions opt_;
-    kvm::System kvm_;
+    std::unique_ptr<accel::Accel> accel_;
     RamPool pool_;
     pvclock::Clock clock_;
     std::unique_ptr<TimerService> timers_;

@@ -23,8 +23,13 @@ int main(int argc, char** argv) {
     app.add_option("--state-dir", opt.state_dir, "state directory (console logs, ...)")->capture_default_str();
     app.add_option("--pcpus", opt.nr_pcpus, "pCPU worker threads (0: one per host CPU)");
     app.add_option("--log-level", level, "debug, info, warn, error")->capture_default_str();
+    std::string accel = "auto";
+    app.add_option("--accel", accel, "kvm, soft (the software vCPU) or auto (KVM when it works, else soft)")
+        ->check(CLI::IsMember({"auto", "kvm", "soft"}))
+        ->capture_default_str();
     app.add_flag("--no-services", no_services, "do not start kxenstored and kxen-backend (run them yourself)");
     CLI11_PARSE(app, argc, argv);
+    opt.accel = accel == "kvm" ? accel::Kind::kvm : accel == "soft" ? accel::Kind::soft : accel::Kind::automatic;
 
     log::set_tag("kxend");
     log::set_min_level(level == "debug" ? log::Level::debug : level == "warn" ? log::Level::warn
@@ -70,8 +75,8 @@ int main(int argc, char** argv) {
         log::error("cannot listen: {}", server.error().message());
         return 1;
     }
-    log::info("kxen {} ready: socket {}, state {}, {} pCPUs, scheduler {}", "4.17", socket,
-              opt.state_dir, (*hv)->sched().nr_pcpus(), (*hv)->sched().name());
+    log::info("kxen {} ready: socket {}, state {}, {} pCPUs, scheduler {}, accelerator {}", "4.17", socket,
+              opt.state_dir, (*hv)->sched().nr_pcpus(), (*hv)->sched().name(), (*hv)->accel().name());
 
     // The host's dom0 services, as xencommons starts them, found beside kxend.
     hv::Services services;

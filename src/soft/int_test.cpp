@@ -351,5 +351,44 @@ TEST(IntString, ScasAndCmps) {
     EXPECT_EQ(s.gpr[rdi], 0x10300u);
 }
 
+TEST(IntFlow, SixteenBitCode) {
+    MemEnv env(0x10000, 0x10000);
+    CpuState s = cpu32();
+    s.cs_db = false;
+    s.rip = 0x100;
+    s.seg[ss].attr = seg_attr::p | seg_attr::s | 3;   // 16-bit stack: sp
+    s.gpr[rsp] = 0xabcd0000;   // sp 0 wraps to 0xfffe; the upper half stays
+    s.seg[ss].base = 0x10000;
+    s.gpr[rax] = 0x1234;
+    run_ok({0x50}, s, env);   // push ax
+    EXPECT_EQ(s.gpr[rsp], 0xabcdfffeu);
+    EXPECT_EQ(env.get<std::uint16_t>(0x1fffe), 0x1234u);
+    run_ok({0x66, 0x40}, s, env);   // inc eax
+    EXPECT_EQ(s.gpr[rax], 0x1235u);
+    s.seg[ds].base = 0x10000, s.seg[es].base = 0x10000;
+    env.put<std::uint8_t>(0x1ffff, 0x5a);
+    s.gpr[rsi] = 0xffff, s.gpr[rdi] = 0x100;
+    run_ok({0xa4}, s, env);   // movsb: si wraps at 64K
+    EXPECT_EQ(env.get<std::uint8_t>(0x10100), 0x5au);
+    EXPECT_EQ(s.gpr[rsi], 0u);
+    EXPECT_EQ(s.gpr[rdi], 0x101u);
+    s.gpr[rbx] = 0x200, s.gpr[rsi] = 0x10;
+    env.put<std::uint16_t>(0x10210, 0x7777);
+    run_ok({0x8b, 0x00}, s, env);   // mov ax,[bx+si]
+    EXPECT_EQ(s.gpr[rax], 0x7777u);
+    s.rip = 0xfff0;
+    auto r = emulate(Bytes{0xe8, 0x20, 0x00}, s, env);   // call: ip wraps at 64K
+    ASSERT_EQ(r.outcome, Outcome::done);
+    EXPECT_EQ(s.rip, 0x13u);
+    EXPECT_EQ(env.get<std::uint16_t>(0x1fffc), 0xfff3u);
+}
+
+TEST(IntDescribe, NamesAndOperands) {
+    EXPECT_EQ(describe(Bytes{0x48, 0x01, 0xd8}), "48 01 d8 (add rax,rbx)");
+    EXPECT_EQ(describe(Bytes{0x00, 0xe0}), "00 e0 (add al,ah)");
+    EXPECT_EQ(describe(Bytes{0xc1, 0xe0, 0x04}), "c1 e0 04 (shl eax,0x4)");
+    EXPECT_EQ(describe(Bytes{0xf3, 0x48, 0xa5}), "f3 48 a5 (movs)");
+}
+
 } // namespace
 } // namespace kxen::soft

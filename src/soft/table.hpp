@@ -62,6 +62,10 @@ std::span<Row const> int_data_rows();
 std::span<Row const> int_flow_rows();
 std::span<Row const> int_shift_rows();
 std::span<Row const> int_string_rows();
+std::span<Row const> sys_seg_rows();
+std::span<Row const> sys_int_rows();
+std::span<Row const> sys_ctl_rows();
+std::span<Row const> sys_msr_rows();
 
 // The row for a decoded instruction, or nullptr.
 Row const* find_row(Decoded const& d);

@@ -21,7 +21,7 @@ namespace {
 struct ConsoleBackend : ::testing::Test {
     static constexpr std::uint64_t console_gfn = 0x30;
     void SetUp() override {
-        KXEN_REQUIRE_KVM();
+        KXEN_REQUIRE_ACCEL();
         auto cl = privcmd::Client::connect(h.socket());
         ASSERT_TRUE(cl);
         c.emplace(std::move(*cl));

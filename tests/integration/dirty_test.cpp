@@ -7,7 +7,7 @@ using namespace std::chrono_literals;
 using kxen::test::Host;
 
 TEST(Dirty, WritesAndVerifiesItsWorkingSet) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     ASSERT_EQ(h.create("dirty", "test=dirty rate=20 wss=16 seconds=3", {"memory=64"}).status, 0);
     EXPECT_TRUE(h.wait_console("dirty", "KXEN-TEST dirty PASS", 120s)) << h.console_log("dirty") << h.kxend_log();

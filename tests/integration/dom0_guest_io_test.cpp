@@ -33,7 +33,7 @@ long console_number(Host const& h, std::string const& name, std::string const& k
 } // namespace
 
 TEST(Dom0Guest, EvtchnEchoAnswersEveryEvent) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     ASSERT_EQ(h.create("echo", "test=evtchn-echo count=100").status, 0);
     ASSERT_TRUE(h.wait_console("echo", "evtchn-echo: port=")) << h.console_log("echo");
@@ -58,7 +58,7 @@ TEST(Dom0Guest, EvtchnEchoAnswersEveryEvent) {
 }
 
 TEST(Dom0Guest, GrantPagesCanBeCopiedAndMapped) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     ASSERT_EQ(h.create("gp", "test=grant-pages count=64").status, 0);
     ASSERT_TRUE(h.wait_console("gp", "KXEN-TEST grant-pages RUNNING")) << h.console_log("gp");

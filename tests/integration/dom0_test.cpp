@@ -21,7 +21,7 @@ bool readable(int fd, int ms = 1000) {
 
 struct Dom0 : ::testing::Test {
     void SetUp() override {
-        KXEN_REQUIRE_KVM();
+        KXEN_REQUIRE_ACCEL();
         ASSERT_TRUE(h.started());
         auto cl = privcmd::Client::connect(h.socket());
         ASSERT_TRUE(cl) << cl.error().message();

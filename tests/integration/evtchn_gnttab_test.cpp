@@ -45,41 +45,41 @@ void pingpong(std::string const& abi) {
 } // namespace
 
 TEST(EvtchnGuest, LoopbackTenThousandEvents2Level) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     run_guest_test("loop2l", "test=evtchn-loop count=10000");
 }
 
 TEST(EvtchnGuest, LoopbackTenThousandEventsFifoWithPriorities) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     run_guest_test("loopfifo", "test=evtchn-loop count=10000 evtchn=fifo");
 }
 
 TEST(EvtchnGuest, HostileCallsFailHarmlessly2Level) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     run_guest_test("evh2l", "test=evtchn-hostile");
 }
 
 TEST(EvtchnGuest, HostileCallsFailHarmlesslyFifo) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     run_guest_test("evhfifo", "test=evtchn-hostile evtchn=fifo");
 }
 
 TEST(GnttabGuest, HostileGrantOperationsFailHarmlesslyV1) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     run_guest_test("gh1", "test=gnttab-hostile gnttab=v1");
 }
 
 TEST(GnttabGuest, HostileGrantOperationsFailHarmlesslyV2) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     run_guest_test("gh2", "test=gnttab-hostile gnttab=v2");
 }
 
 TEST(Interdomain, PingPongTenThousand2LevelGrantV1) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     pingpong("evtchn=2l gnttab=v1");
 }
 
 TEST(Interdomain, PingPongTenThousandFifoGrantV2) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     pingpong("evtchn=fifo gnttab=v2");
 }

@@ -5,9 +5,10 @@
 
 using namespace std::chrono_literals;
 using kxen::test::Host;
+using kxen::test::accel;
 
 TEST(Guest, HypercallFuzzLeavesKxendAndOtherDomainsHealthy) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     ASSERT_EQ(h.create("bystander", "test=idle").status, 0);
     ASSERT_TRUE(h.wait_console("bystander", "KXEN-TEST idle PASS")) << h.console_log("bystander");
@@ -24,11 +25,18 @@ TEST(Guest, HypercallFuzzLeavesKxendAndOtherDomainsHealthy) {
     EXPECT_EQ(h.kxl({"destroy", "bystander"}).status, 0);
 }
 
-TEST(Guest, VmcallCrashesOnlyThatDomain) {
-    KXEN_REQUIRE_KVM();
+// vmcall from ring 0: a hypercall on the software vCPU (as on Xen); on kvm_pvm hosts it never
+// completes, and kxend crashes that domain alone.
+TEST(Guest, VmcallIsAHypercallOrCrashesOnlyThatDomain) {
+    KXEN_REQUIRE_ACCEL();
     Host h;
     ASSERT_EQ(h.create("vm", "test=vmcall", {"on_crash=\"preserve\""}).status, 0);
     ASSERT_TRUE(h.wait_console("vm", "KXEN-TEST vmcall RUNNING")) << h.console_log("vm");
+    if (accel() == "soft") {
+        EXPECT_TRUE(h.wait_console("vm", "KXEN-TEST vmcall PASS")) << h.console_log("vm") << h.kxend_log();
+        EXPECT_TRUE(h.kxend_alive());
+        return;
+    }
     std::optional<std::string> line;
     for (int i = 0; i < 200; ++i) {
         line = h.list_line("vm");
@@ -44,7 +52,7 @@ TEST(Guest, VmcallCrashesOnlyThatDomain) {
 }
 
 TEST(Guest, InstructionsTheHostCannotEmulateWork) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     ASSERT_EQ(h.create("insn", "test=insn").status, 0);
     EXPECT_TRUE(h.wait_console("insn", "KXEN-TEST insn PASS", 60s)) << h.console_log("insn") << h.kxend_log();

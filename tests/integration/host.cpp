@@ -17,7 +17,13 @@ namespace kxen::test {
 
 namespace fs = std::filesystem;
 
-std::string kvm_unavailable_reason() {
+std::string accel() {
+    char const* a = std::getenv("KXEN_TEST_ACCEL");
+    return a && *a ? a : "soft";
+}
+
+std::string accel_unavailable_reason() {
+    if (accel() != "kvm") return {};
     int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (fd < 0) return std::string("SKIPPED: /dev/kvm is not usable here (") + std::strerror(errno) + ")";
     ::close(fd);
@@ -83,7 +89,9 @@ Host::Host() {
         ::unsetenv("XENSTORED_PATH");  // see run_capture: kxenstored would take it as its socket
         std::string bin = std::string(KXEN_BIN_DIR) + "/kxend";
         std::string sock = socket(), st = state().string();
-        ::execl(bin.c_str(), bin.c_str(), "--socket", sock.c_str(), "--state-dir", st.c_str(), nullptr);
+        std::string const a = accel();
+        ::execl(bin.c_str(), bin.c_str(), "--socket", sock.c_str(), "--state-dir", st.c_str(), "--accel",
+                a.c_str(), nullptr);
         ::_exit(127);
     }
     for (int i = 0; i < 200 && !socket_answers(socket()); ++i) {

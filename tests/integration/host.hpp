@@ -11,8 +11,10 @@
 
 namespace kxen::test {
 
-// Why KVM tests cannot run here, or empty if they can.
-std::string kvm_unavailable_reason();
+// The accelerator the tests' kxend runs guests on (KXEN_TEST_ACCEL: soft, the default, or kvm).
+std::string accel();
+// Why that accelerator cannot run here, or empty if it can (soft always can).
+std::string accel_unavailable_reason();
 
 struct Run {
     int status = -1;       // exit code
@@ -57,9 +59,9 @@ private:
 
 } // namespace kxen::test
 
-// Integration tests need /dev/kvm; without it they are reported SKIPPED with the reason.
-#define KXEN_REQUIRE_KVM()                                              \
+// A test run on KVM where /dev/kvm is missing is reported SKIPPED with the reason.
+#define KXEN_REQUIRE_ACCEL()                                            \
     do {                                                                \
-        if (auto why = ::kxen::test::kvm_unavailable_reason(); !why.empty()) \
+        if (auto why = ::kxen::test::accel_unavailable_reason(); !why.empty()) \
             GTEST_SKIP() << why;                                        \
     } while (0)

@@ -34,7 +34,7 @@ std::vector<std::tuple<std::uint16_t, std::uint16_t, std::vector<std::uint8_t>>>
 } // namespace
 
 TEST(HvmContext, SavedRecordsLoadBackAndTheGuestRunsOn) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     ASSERT_EQ(h.create("ctx", "test=idle period_ms=5", {"vcpus=2"}).status, 0);
     ASSERT_TRUE(h.wait_console("ctx", "KXEN-TEST idle PASS")) << h.console_log("ctx");
@@ -116,7 +116,7 @@ TEST(HvmContext, SavedRecordsLoadBackAndTheGuestRunsOn) {
 }
 
 TEST(HvmContext, ResumeOnlyASuspendedDomain) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     ASSERT_EQ(h.create("rs", "test=idle", {"on_poweroff=\"preserve\""}).status, 0);
     ASSERT_TRUE(h.wait_console("rs", "KXEN-TEST idle PASS")) << h.console_log("rs");

@@ -8,7 +8,7 @@ using namespace std::chrono_literals;
 using kxen::test::Host;
 
 TEST(Lifecycle, CreateShowsBannerThenPoweroffRemovesDomain) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     ASSERT_TRUE(h.started());
     auto r = h.create("hello", "test=hello");
@@ -20,7 +20,7 @@ TEST(Lifecycle, CreateShowsBannerThenPoweroffRemovesDomain) {
 }
 
 TEST(Lifecycle, RebootRestartsTheGuest) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     auto r = h.create("rb", "test=hello on_done=reboot", {"on_reboot=\"restart\""});
     ASSERT_EQ(r.status, 0) << r.out;
@@ -44,7 +44,7 @@ TEST(Lifecycle, RebootRestartsTheGuest) {
 }
 
 TEST(Lifecycle, CrashWithPreserveKeepsCrashedDomain) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     auto r = h.create("cr", "test=crash", {"on_crash=\"preserve\""});
     ASSERT_EQ(r.status, 0) << r.out;
@@ -63,7 +63,7 @@ TEST(Lifecycle, CrashWithPreserveKeepsCrashedDomain) {
 }
 
 TEST(Lifecycle, TwoDomainsRunAtOnce) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     ASSERT_EQ(h.create("one", "test=idle").status, 0);
     ASSERT_EQ(h.create("two", "test=idle").status, 0);
@@ -78,7 +78,7 @@ TEST(Lifecycle, TwoDomainsRunAtOnce) {
 }
 
 TEST(Lifecycle, SpinningGuestsDoNotStarveAnother) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     // One spinner per pCPU worker, so every worker has a vCPU that never yields.
     ASSERT_EQ(h.create("spin1", "test=spin").status, 0);
@@ -94,7 +94,7 @@ TEST(Lifecycle, SpinningGuestsDoNotStarveAnother) {
 }
 
 TEST(Lifecycle, ShutdownCommandPowersOffTheGuest) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     ASSERT_EQ(h.create("sd", "test=idle").status, 0);
     ASSERT_TRUE(h.wait_console("sd", "KXEN-TEST idle PASS")) << h.console_log("sd");
@@ -114,7 +114,7 @@ TEST(Lifecycle, BrokenConfigNamesFileAndLine) {
 }
 
 TEST(Lifecycle, ListShowsDomainAndJson) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     ASSERT_EQ(h.create("ls", "test=idle", {"memory=32"}).status, 0);
     auto line = h.list_line("ls");
@@ -126,7 +126,7 @@ TEST(Lifecycle, ListShowsDomainAndJson) {
 }
 
 TEST(Lifecycle, MemorySizesThatAreNotWholeSuperpagesBoot) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     // 3 MiB is populated as a 2 MiB extent and 4 KiB ones: two runs of guest RAM.
     ASSERT_EQ(h.create("odd", "test=hello", {"memory=3"}).status, 0);

@@ -14,7 +14,7 @@ using namespace kxen;
 using namespace std::chrono_literals;
 
 TEST(LogDirty, PrecopyFromTheLogEndsEqualToGuestMemory) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     ASSERT_EQ(h.create("dirty", "test=idle period_ms=1", {"memory=8"}).status, 0);
     ASSERT_TRUE(h.wait_console("dirty", "KXEN-TEST idle PASS")) << h.console_log("dirty");

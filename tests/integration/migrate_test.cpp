@@ -80,7 +80,7 @@ bool wait_only_dom0(Host const& h, std::chrono::seconds t = 10s) {
 } // namespace
 
 TEST(SaveRestore, CorruptStreamsAreRefusedAndCreateNothing) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     ASSERT_EQ(h.create("sv", "test=idle", {"memory=16"}).status, 0);
     ASSERT_TRUE(h.wait_console("sv", "KXEN-TEST idle PASS")) << h.console_log("sv");
@@ -143,7 +143,7 @@ TEST(SaveRestore, CorruptStreamsAreRefusedAndCreateNothing) {
 }
 
 TEST(Migrate, LiveBetweenTwoKxendsCarriesEveryPage) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host a, b;
     ASSERT_EQ(a.create("mig", "test=idle period_ms=1", {"memory=64"}).status, 0);
     ASSERT_TRUE(a.wait_console("mig", "KXEN-TEST idle PASS")) << a.console_log("mig");
@@ -165,7 +165,7 @@ TEST(Migrate, LiveBetweenTwoKxendsCarriesEveryPage) {
 }
 
 TEST(Migrate, CancelAtRandomPointsLeavesSourceRunningAndDestinationClean) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host a, b;
     ASSERT_EQ(a.create("cx", "test=idle", {"memory=256"}).status, 0);
     ASSERT_TRUE(a.wait_console("cx", "KXEN-TEST idle PASS")) << a.console_log("cx");
@@ -239,7 +239,7 @@ bool wait_verified(Host const& h, std::string const& name, std::string const& ma
 } // namespace
 
 TEST(Migrate, DirtyingGuestArrivesWithEveryPageIntact) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host a, b;
     ASSERT_EQ(a.create("dm", "test=dirty rate=50 wss=32", {"memory=128"}).status, 0);
     ASSERT_TRUE(a.wait_console("dm", " ok\n", 120s)) << a.console_log("dm");
@@ -254,7 +254,7 @@ TEST(Migrate, DirtyingGuestArrivesWithEveryPageIntact) {
 }
 
 TEST(SaveRestore, DirtyingGuestRestoresWithEveryPageIntact) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     ASSERT_EQ(h.create("ds", "test=dirty rate=50 wss=32", {"memory=128"}).status, 0);
     ASSERT_TRUE(h.wait_console("ds", " ok\n", 120s)) << h.console_log("ds");
@@ -270,7 +270,7 @@ TEST(SaveRestore, DirtyingGuestRestoresWithEveryPageIntact) {
 // A save file as real xl writes it carries libxl's JSON config (XL_MANDATORY_FLAG_JSON):
 // restore maps it to the domain's config.
 TEST(SaveRestore, FileWithXlJsonConfigRestores) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     ASSERT_EQ(h.create("js", "test=idle", {"memory=16"}).status, 0);
     ASSERT_TRUE(h.wait_console("js", "KXEN-TEST idle PASS")) << h.console_log("js");
@@ -302,7 +302,7 @@ TEST(SaveRestore, FileWithXlJsonConfigRestores) {
 // The plain TCP transport, for hosts without ssh: `kxl migrate-receive --listen PORT` on the
 // destination, `kxl migrate dom tcp:HOST:PORT` on the source.
 TEST(Migrate, OverTcpToMigrateReceive) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host a, b;
     ASSERT_EQ(a.create("tcp", "test=idle", {"memory=16"}).status, 0);
     ASSERT_TRUE(a.wait_console("tcp", "KXEN-TEST idle PASS")) << a.console_log("tcp");
@@ -336,7 +336,7 @@ TEST(Migrate, OverTcpToMigrateReceive) {
 // stdout. `-s` names the command; here a stand-in for ssh that runs the remote command on
 // this machine against the second kxend.
 TEST(Migrate, ThroughTheSshCommand) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host a, b;
     ASSERT_EQ(a.create("ssh", "test=idle", {"memory=16"}).status, 0);
     ASSERT_TRUE(a.wait_console("ssh", "KXEN-TEST idle PASS")) << a.console_log("ssh");

@@ -88,7 +88,7 @@ class SuspendCancel : public ::testing::TestWithParam<std::string> {};
 } // namespace
 
 TEST_P(SuspendCancel, GuestRunsOnAndStillTakesShutdown) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     auto xs = h.store();
     ASSERT_TRUE(xs);
@@ -150,7 +150,7 @@ class SuspendNewDomain : public ::testing::TestWithParam<std::string> {};
 } // namespace
 
 TEST_P(SuspendNewDomain, SavedAndRestoredGuestRunsOn) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     auto xs = h.store();
     ASSERT_TRUE(xs);
@@ -188,7 +188,7 @@ TEST_P(SuspendNewDomain, SavedAndRestoredGuestRunsOn) {
 INSTANTIATE_TEST_SUITE_P(Evtchn, SuspendNewDomain, ::testing::Values("2l", "fifo"));
 
 TEST(SuspendNewDomainConsole, InputEchoedAfterRestore) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     ASSERT_EQ(h.create("echo", "test=console-echo").status, 0);
     ASSERT_TRUE(h.wait_console("echo", "console-echo: ready", 60s)) << h.console_log("echo");
@@ -209,7 +209,7 @@ TEST(SuspendNewDomainConsole, InputEchoedAfterRestore) {
 }
 
 TEST(SuspendCheckpoint, SaveWithContinueLeavesTheGuestRunning) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     ASSERT_EQ(h.create("ckpt", "test=idle period_ms=5").status, 0);
     ASSERT_TRUE(h.wait_console("ckpt", "control: watching control/shutdown", 60s)) << h.console_log("ckpt");
@@ -250,7 +250,7 @@ bool wait_migrated(Host const& h, std::string const& name, std::string const& te
 // Live migration to a kxend that started later: its system time is behind the source's, and
 // the guest's clock must not jump back with it (idle's heartbeat counts from its own start).
 TEST(SuspendMigrate, GuestCarriesOnOnAnotherKxend) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host a;
     ASSERT_EQ(a.create("mv", "test=idle period_ms=5 evtchn=fifo").status, 0);
     ASSERT_TRUE(a.wait_console("mv", "idle: 100 wakeups", 60s)) << a.console_log("mv");

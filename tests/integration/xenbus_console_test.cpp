@@ -25,7 +25,7 @@ bool type(int s, std::string const& keys) {
 } // namespace
 
 TEST(XenbusConsole, GuestXenstoreClient) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     ASSERT_EQ(h.create("xb", "test=xenbus").status, 0);
     EXPECT_TRUE(h.wait_console("xb", "KXEN-TEST xenbus PASS", 60s)) << h.console_log("xb") << h.kxend_log();
@@ -34,7 +34,7 @@ TEST(XenbusConsole, GuestXenstoreClient) {
 }
 
 TEST(XenbusConsole, ConsoleInputEchoedThroughTheRing) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     ASSERT_EQ(h.create("echo", "test=console-echo").status, 0);
     ASSERT_TRUE(h.wait_console("echo", "console-echo: ready", 60s)) << h.console_log("echo") << h.kxend_log();
@@ -51,7 +51,7 @@ TEST(XenbusConsole, ConsoleInputEchoedThroughTheRing) {
 }
 
 TEST(XenbusConsole, HostileStoreRingLeavesOthersServed) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     ASSERT_EQ(h.create("good", "test=xenbus on_done=stay").status, 0);
     ASSERT_TRUE(h.wait_console("good", "control: watching control/shutdown", 60s)) << h.console_log("good");
@@ -75,7 +75,7 @@ TEST(XenbusConsole, HostileStoreRingLeavesOthersServed) {
 }
 
 TEST(XenbusConsole, ShutdownAndRebootOfAnIdleGuestThroughControl) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     ASSERT_EQ(h.create("idler", "test=idle").status, 0);
     ASSERT_TRUE(h.wait_console("idler", "KXEN-TEST idle PASS", 60s)) << h.console_log("idler");

@@ -12,7 +12,7 @@ using namespace kxen;
 using namespace std::chrono_literals;
 
 TEST(XenstoreDomain, CreateWritesTheTreeAndDestroyRemovesIt) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     auto xs = h.store();
     ASSERT_TRUE(xs);
@@ -40,7 +40,7 @@ TEST(XenstoreDomain, CreateWritesTheTreeAndDestroyRemovesIt) {
 }
 
 TEST(XenstoreDomain, ShutdownWithoutPvControlNeedsFallback) {
-    KXEN_REQUIRE_KVM();
+    KXEN_REQUIRE_ACCEL();
     Host h;
     auto xs = h.store();
     ASSERT_TRUE(xs);

@@ -29,8 +29,8 @@ std::uint64_t ConsoleBuffer::read(std::uint64_t from, std::string& out, std::siz
     return from + n;
 }
 
-Domain::Domain(Hv& hv, DomId id, kvm::VmFd vm, xen_domain_handle_t const h, std::uint32_t max_vcpus)
-    : hv_{&hv}, id_{id}, vm_{std::move(vm)}, p2m_{vm_, hv.pool()}, evtchn_{this, id}, vcpus_(max_vcpus) {
+Domain::Domain(Hv& hv, DomId id, std::unique_ptr<accel::Vm> vm, xen_domain_handle_t const h, std::uint32_t max_vcpus)
+    : hv_{&hv}, id_{id}, vm_{std::move(vm)}, p2m_{*vm_, hv.pool()}, evtchn_{this, id}, vcpus_(max_vcpus) {
     std::memcpy(handle, h, sizeof(handle));
     pause_count_ = 1;   // Xen creates domains paused; the toolstack unpauses when built
 }
@@ -38,19 +38,11 @@ Domain::Domain(Hv& hv, DomId id, kvm::VmFd vm, xen_domain_handle_t const h, std:
 Domain::~Domain() = default;
 
 SysResult<Vcpu*> Domain::create_vcpu(std::uint32_t i) {
-    auto fd = kvm::VcpuFd::create(vm_, i);
-    if (!fd) return std::unexpected(fd.error());
-    // Guest TSC = host TSC: ring-3 rdtsc runs natively here and cannot see an offset.
-    kvm_device_attr attr{};
-    std::uint64_t zero = 0;
-    attr.group = KVM_VCPU_TSC_CTRL;
-    attr.attr = KVM_VCPU_TSC_OFFSET;
-    attr.addr = reinterpret_cast<std::uint64_t>(&zero);
-    if (::ioctl(fd->raw(), KVM_SET_DEVICE_ATTR, &attr) < 0)
-        log::warn("d{}v{}: KVM_VCPU_TSC_OFFSET: {}", id_, i, std::strerror(errno));
-    if (auto r = fd->set_cpuid(guest_cpuid(hv_->kvm().supported_cpuid(), i)); !r)
+    auto cpu = vm_->create_vcpu(i);
+    if (!cpu) return std::unexpected(cpu.error());
+    if (auto r = (*cpu)->set_cpuid(guest_cpuid(hv_->accel().supported_cpuid(), i)); !r)
         return std::unexpected(r.error());
-    vcpus_[i] = std::make_unique<Vcpu>(*this, i, std::move(*fd));
+    vcpus_[i] = std::make_unique<Vcpu>(*this, i, std::move(*cpu));
     return vcpus_[i].get();
 }
 

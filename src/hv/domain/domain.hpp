@@ -18,7 +18,7 @@
 #include "hv/gnttab/gnttab.hpp"
 #include "hv/p2m/p2m.hpp"
 #include "hv/vcpu/vcpu.hpp"
-#include "kvm/vm_fd.hpp"
+#include "accel/accel.hpp"
 
 namespace kxen::hv {
 
@@ -49,12 +49,12 @@ private:
 
 class Domain : public std::enable_shared_from_this<Domain> {
 public:
-    Domain(Hv& hv, DomId id, kvm::VmFd vm, xen_domain_handle_t const handle, std::uint32_t max_vcpus);
+    Domain(Hv& hv, DomId id, std::unique_ptr<accel::Vm> vm, xen_domain_handle_t const handle, std::uint32_t max_vcpus);
     ~Domain();
 
     [[nodiscard]] Hv& hv() const { return *hv_; }
     [[nodiscard]] DomId id() const { return id_; }
-    [[nodiscard]] kvm::VmFd const& vm() const { return vm_; }
+    [[nodiscard]] accel::Vm& vm() const { return *vm_; }
     [[nodiscard]] P2m& p2m() { return p2m_; }
     [[nodiscard]] evtchn::Table& evtchns() { return evtchn_; }
     [[nodiscard]] GrantTable& gnttab() { return gnttab_; }
@@ -124,7 +124,7 @@ public:
 private:
     Hv* hv_;
     DomId id_;
-    kvm::VmFd vm_;
+    std::unique_ptr<accel::Vm> vm_;
     P2m p2m_;
     evtchn::Table evtchn_;
     GrantTable gnttab_;

@@ -51,9 +51,9 @@ XenResult<void> getvcpucontext(Caller& c, Domain& d, xen_domctl& op) {
     Vcpu* v = d.vcpu(vc.vcpu);
     if (!v) return xen_fail(XenErr::inval);
     if (!d.paused() && !d.is_shutdown()) return xen_fail(XenErr::busy);
-    auto sregs = v->fd().get_sregs();
+    auto sregs = v->cpu().get_sregs();
     if (!sregs) return xen_fail(XenErr::io);
-    auto const& r = v->fd().regs();
+    auto const& r = v->cpu().regs();
     vcpu_guest_context_t g{};
     auto& u = g.user_regs;
     u.rax = r.rax; u.rbx = r.rbx; u.rcx = r.rcx; u.rdx = r.rdx;

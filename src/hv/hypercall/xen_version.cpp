@@ -3,7 +3,9 @@
 #include <cstring>
 #include <xen/features.h>
 #include <xen/version.h>
+#include <string>
 #include "hv/domain/domain.hpp"
+#include "hv/hv.hpp"
 #include "hv/hypercall/hypercall.hpp"
 
 namespace kxen::hv {
@@ -54,7 +56,8 @@ long do_xen_version(Caller& c, Args const& a) {
     }
     case XENVER_commandline:
         if (!c.privileged()) return xen_ret(XenErr::perm);
-        return put_string<sizeof(xen_commandline_t)>(c, arg, "");
+        // Xen's boot options; kxend's say which accelerator runs the guests.
+        return put_string<sizeof(xen_commandline_t)>(c, arg, (std::string("accel=") + c.hv.accel().name()).c_str());
     case XENVER_build_id:
         return c.privileged() ? xen_ret(XenErr::nodata) : xen_ret(XenErr::perm);
     default: return xen_ret(XenErr::nosys);

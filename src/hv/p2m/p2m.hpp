@@ -10,7 +10,7 @@
 #include <span>
 #include <vector>
 #include "hv/memory/ram_pool.hpp"
-#include "kvm/vm_fd.hpp"
+#include "accel/accel.hpp"
 
 namespace kxen::hv {
 
@@ -23,7 +23,7 @@ using Mfn = Frame<struct MfnTag>;   // a page of the RAM pool (offset / page_siz
 
 class P2m {
 public:
-    P2m(kvm::VmFd const& vm, RamPool& pool) : vm_{&vm}, pool_{&pool} {}
+    P2m(accel::Vm& vm, RamPool& pool) : vm_{&vm}, pool_{&pool} {}
     P2m(P2m const&) = delete;
     P2m& operator=(P2m const&) = delete;
     ~P2m();
@@ -70,7 +70,7 @@ private:
     std::atomic<bool> log_dirty_{false};
     std::mutex log_mu_;                         // one reader of the log at a time
     std::set<std::uint64_t> held_;              // guarded by mu_
-    kvm::VmFd const* vm_;
+    accel::Vm* vm_;
     RamPool* pool_;
     mutable std::shared_mutex mu_;
     std::vector<Run> runs_;   // sorted by gfn

@@ -106,7 +106,7 @@ private:
         w.cv.notify_one();
     }
     static void kick_locked(Worker& w, Vcpu& v) {
-        v.fd().request_exit();
+        v.cpu().request_exit();
         ::pthread_kill(w.thread, SIGUSR1);
     }
 

@@ -56,24 +56,24 @@ private:
 
 void crash_with_bytes(Vcpu& v, std::span<std::uint8_t const> bytes, std::string const& why) {
     v.domain().crash(fmt::format("d{}v{}: cannot emulate at rip {:#x}: {} [{}]", v.domain().id(), v.id(),
-                                 v.fd().regs().rip, why, soft::describe(bytes)));
+                                 v.cpu().regs().rip, why, soft::describe(bytes)));
 }
 
 } // namespace
 
 bool emulation_failure_exit(Vcpu& v) {
-    auto& run = v.fd().run_state();
+    auto& run = v.cpu().run_state();
     std::span<std::uint8_t const> bytes;
     if (run.emulation_failure.ndata >= 3 &&
         (run.emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES))
         bytes = {run.emulation_failure.insn_bytes,
                  std::min<std::size_t>(run.emulation_failure.insn_size, sizeof run.emulation_failure.insn_bytes)};
 
-    auto& r = v.fd().regs();
-    auto sregs = v.fd().get_sregs();
+    auto& r = v.cpu().regs();
+    auto sregs = v.cpu().get_sregs();
     auto xsave = std::make_unique<kvm_xsave>();
-    auto xs_ok = v.fd().get_xsave(*xsave);
-    auto xcrs = v.fd().get_xcrs();
+    auto xs_ok = v.cpu().get_xsave(*xsave);
+    auto xcrs = v.cpu().get_xcrs();
     if (!sregs || !xs_ok || !xcrs) {
         crash_with_bytes(v, bytes, "cannot read vCPU state");
         return false;
@@ -98,7 +98,7 @@ bool emulation_failure_exit(Vcpu& v) {
     soft::from_kvm_xsave(region, s);
     for (unsigned i = 0; i < xcrs->nr_xcrs; ++i)
         if (xcrs->xcrs[i].xcr == 0) s.xcr0 = xcrs->xcrs[i].value;
-    if (auto aux = v.fd().get_msr(msr_tsc_aux)) s.tsc_aux = *aux;
+    if (auto aux = v.cpu().get_msr(msr_tsc_aux)) s.tsc_aux = *aux;
 
     // Without bytes from KVM, emulate() fetches them at CS:RIP through the guest page tables.
     VcpuEnv env{v};
@@ -113,10 +113,10 @@ bool emulation_failure_exit(Vcpu& v) {
     r.r12 = s.gpr[12]; r.r13 = s.gpr[13]; r.r14 = s.gpr[14]; r.r15 = s.gpr[15];
     r.rip = s.rip;
     r.rflags = s.rflags;
-    v.fd().regs_dirty();
+    v.cpu().regs_dirty();
     if (res.xstate_changed) {
         soft::to_kvm_xsave(s, region);
-        if (!v.fd().set_xsave(*xsave)) {
+        if (!v.cpu().set_xsave(*xsave)) {
             crash_with_bytes(v, bytes, "KVM_SET_XSAVE failed after emulation");
             return false;
         }

@@ -11,7 +11,7 @@ constexpr std::uint64_t addr_mask = 0x000ffffffffff000ull;
 
 bool GuestVirt::load_sregs() {
     if (sregs_) return true;
-    auto s = v_->fd().get_sregs();
+    auto s = v_->cpu().get_sregs();
     if (!s) return false;
     sregs_ = *s;
     cpl_ = s->ss.dpl;   // SS.DPL is the CPL (CS.DPL is not, for conforming segments)

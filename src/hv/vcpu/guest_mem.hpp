@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include "hv/hypercall/guest_access.hpp"
-#include "kvm/vcpu_fd.hpp"
+#include <linux/kvm.h>
 
 namespace kxen::hv {
 

@@ -26,14 +26,14 @@ bool upcall_pending(Vcpu& v) {
 // Xen's HVM callback vector is level-like: pending as long as evtchn_upcall_pending is set.
 // KVM_INTERRUPT delivers even with IF=0 here, so only inject when the guest can take it.
 void prepare_upcall(Vcpu& v) {
-    auto& run = v.fd().run_state();
+    auto& run = v.cpu().run_state();
     std::uint32_t vector = v.upcall_vector ? v.upcall_vector : v.domain().callback_vector();
     if (!vector || !upcall_pending(v)) {
         run.request_interrupt_window = 0;
         return;
     }
     if (run.ready_for_interrupt_injection && run.if_flag) {
-        (void)v.fd().interrupt(vector);
+        (void)v.cpu().interrupt(vector);
         run.request_interrupt_window = 0;
     } else {
         run.request_interrupt_window = 1;
@@ -55,7 +55,7 @@ void set_runstate(Vcpu& v, int state, std::uint64_t now) {
 // A vCPU that sits on the same RIP across kicks and whose instruction there is vmcall/vmmcall
 // will never come back on these hosts (DESIGN.md sec. 7).
 bool stuck_on_vmcall(Vcpu& v) {
-    auto rip = v.fd().regs().rip;
+    auto rip = v.cpu().regs().rip;
     if (rip != v.last_kick_rip) {
         v.last_kick_rip = rip;
         v.same_rip_kicks = 0;
@@ -68,30 +68,44 @@ bool stuck_on_vmcall(Vcpu& v) {
     return b[0] == 0x0f && b[1] == 0x01 && (b[2] == 0xc1 || b[2] == 0xd9);
 }
 
-void hypercall_exit(Vcpu& v) {
-    auto& r = v.fd().regs();
-    GuestVirt mem{v};
+long dispatch_hypercall(Vcpu& v, GuestVirt& mem, unsigned cpl, std::uint64_t nr, Args const& a) {
     Caller c{v.domain().hv(), &v.domain(), &v, mem};
+    // As Xen: HVM hypercalls only from ring 0.
+    long ret = cpl != 0 ? xen_ret(XenErr::perm) : hypercall(c, nr, a);
+    log::debug("d{}v{}: hypercall {}({:#x}, {:#x}, {:#x}) = {}", v.domain().id(), v.id(), nr, a[0], a[1], a[2], ret);
+    return ret;
+}
+
+// The hypercall page's `out` to hypercall_port.
+void hypercall_exit(Vcpu& v) {
+    auto& r = v.cpu().regs();
+    GuestVirt mem{v};
     long ret;
-    Args a;
-    if (mem.cpl() != 0) {
-        ret = xen_ret(XenErr::perm);   // as Xen: HVM hypercalls only from ring 0
-    } else if (mem.long_mode_code()) {
-        a = {r.rdi, r.rsi, r.rdx, r.r10, r.r8};
-        ret = hypercall(c, r.rax, a);
+    if (mem.long_mode_code()) {
+        ret = dispatch_hypercall(v, mem, mem.cpl(), r.rax, {r.rdi, r.rsi, r.rdx, r.r10, r.r8});
     } else {
         // The 32-bit ABI; kxen implements the 64-bit structure layouts only (see DESIGN-NOTES).
-        a = {r.rbx & 0xffffffff, r.rcx & 0xffffffff, r.rdx & 0xffffffff, r.rsi & 0xffffffff, r.rdi & 0xffffffff};
-        ret = hypercall(c, r.rax & 0xffffffff, a);
+        ret = dispatch_hypercall(v, mem, mem.cpl(), r.rax & 0xffffffff,
+                                 {r.rbx & 0xffffffff, r.rcx & 0xffffffff, r.rdx & 0xffffffff,
+                                  r.rsi & 0xffffffff, r.rdi & 0xffffffff});
     }
-    log::debug("d{}v{}: hypercall {}({:#x}, {:#x}, {:#x}) = {}", v.domain().id(), v.id(), r.rax, a[0], a[1], a[2], ret);
     r.rax = static_cast<std::uint64_t>(ret);
-    v.fd().regs_dirty();
+    v.cpu().regs_dirty();
+}
+
+// vmcall/vmmcall as KVM_CAP_XEN_HVM's intercept reports them (the software vCPU does too):
+// the accelerator decoded the register ABI and writes the result to RAX on resume.
+void xen_hcall_exit(Vcpu& v) {
+    auto& h = v.cpu().run_state().xen.u.hcall;
+    GuestVirt mem{v};
+    Args a{h.params[0], h.params[1], h.params[2], h.params[3], h.params[4]};
+    long ret = dispatch_hypercall(v, mem, h.cpl, h.input, a);
+    h.result = h.longmode ? static_cast<std::uint64_t>(ret) : static_cast<std::uint32_t>(ret);
 }
 
 // false: the vCPU must leave the pCPU.
 bool handle_exit(Vcpu& v) {
-    auto& run = v.fd().run_state();
+    auto& run = v.cpu().run_state();
     Domain& d = v.domain();
     switch (run.exit_reason) {
     case KVM_EXIT_IO:
@@ -116,31 +130,39 @@ bool handle_exit(Vcpu& v) {
         run.msr.error = 1;
         return true;
     case KVM_EXIT_HLT:
-        log::debug("d{}v{}: hlt at {:#x} (if={})", d.id(), v.id(), v.fd().regs().rip, run.if_flag);
+        log::debug("d{}v{}: hlt at {:#x} (if={})", d.id(), v.id(), v.cpu().regs().rip, run.if_flag);
         // HLT is how a guest idles without SCHEDOP_block; an event wakes it the same way.
         v.blocked = true;
         if (upcall_pending(v)) v.blocked = false;
         return !v.blocked;
     case KVM_EXIT_IRQ_WINDOW_OPEN:
         return true;
+    case KVM_EXIT_XEN:
+        if (run.xen.type == KVM_EXIT_XEN_HCALL) {
+            xen_hcall_exit(v);
+            return true;
+        }
+        d.crash(fmt::format("d{}v{}: unexpected Xen exit type {}", d.id(), v.id(), run.xen.type));
+        return false;
     case KVM_EXIT_SHUTDOWN:
-        d.crash(fmt::format("d{}v{}: triple fault at rip {:#x}", d.id(), v.id(), v.fd().regs().rip));
+        d.crash(fmt::format("d{}v{}: triple fault at rip {:#x}", d.id(), v.id(), v.cpu().regs().rip));
         return false;
     case KVM_EXIT_INTERNAL_ERROR:
         if (run.internal.suberror == KVM_INTERNAL_ERROR_EMULATION) return emulation_failure_exit(v);
-        d.crash(fmt::format("d{}v{}: KVM internal error {} at rip {:#x}", d.id(), v.id(),
-                            run.internal.suberror, v.fd().regs().rip));
+        if (auto why = v.cpu().internal_error(); !why.empty()) d.crash(fmt::format("d{}v{}: {}", d.id(), v.id(), why));
+        else d.crash(fmt::format("d{}v{}: KVM internal error {} at rip {:#x}", d.id(), v.id(),
+                                 run.internal.suberror, v.cpu().regs().rip));
         return false;
     case KVM_EXIT_FAIL_ENTRY:
         d.crash(fmt::format("d{}v{}: VM entry failed (reason {:#x}) at rip {:#x}", d.id(), v.id(),
-                            run.fail_entry.hardware_entry_failure_reason, v.fd().regs().rip));
+                            run.fail_entry.hardware_entry_failure_reason, v.cpu().regs().rip));
         return false;
     case KVM_EXIT_SYSTEM_EVENT:
         d.crash(fmt::format("d{}v{}: system event {}", d.id(), v.id(), run.system_event.type));
         return false;
     default:
         d.crash(fmt::format("d{}v{}: unhandled KVM exit {} at rip {:#x}", d.id(), v.id(),
-                            run.exit_reason, v.fd().regs().rip));
+                            run.exit_reason, v.cpu().regs().rip));
         return false;
     }
 }
@@ -154,7 +176,7 @@ void run_vcpu(Vcpu& v) {
     set_runstate(v, RUNSTATE_running, clock.system_time());
     while (vcpu_runnable(v) && !v.yield) {
         prepare_upcall(v);
-        auto r = v.fd().run();
+        auto r = v.cpu().run();
         if (!r) {
             d.crash(fmt::format("d{}v{}: {}", d.id(), v.id(), r.error().message()));
             break;
@@ -163,7 +185,7 @@ void run_vcpu(Vcpu& v) {
             if (stuck_on_vmcall(v)) {
                 d.crash(fmt::format("d{}v{}: stuck on vmcall at rip {:#x}: this host has no "
                                     "KVM_CAP_XEN_HVM, so vmcall never completes; use the hypercall page",
-                                    d.id(), v.id(), v.fd().regs().rip));
+                                    d.id(), v.id(), v.cpu().regs().rip));
                 break;
             }
             continue;
@@ -171,12 +193,12 @@ void run_vcpu(Vcpu& v) {
         v.same_rip_kicks = 0;
         if (!handle_exit(v)) break;
     }
-    switch (v.fd().run_state().exit_reason) {
-    case KVM_EXIT_IO: case KVM_EXIT_MMIO: case KVM_EXIT_X86_RDMSR: case KVM_EXIT_X86_WRMSR:
+    switch (v.cpu().run_state().exit_reason) {
+    case KVM_EXIT_IO: case KVM_EXIT_MMIO: case KVM_EXIT_X86_RDMSR: case KVM_EXIT_X86_WRMSR: case KVM_EXIT_XEN:
         // Leave the registers as the guest's state after the instruction: a save, a
         // getvcpucontext or a suspend must not see it half done.
         if (vcpu_runnable(v) && !v.yield) break;
-        (void)v.fd().complete_pending();
+        (void)v.cpu().complete_pending();
         break;
     default: break;
     }

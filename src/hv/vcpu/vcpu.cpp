@@ -14,7 +14,7 @@ vcpu_info* Vcpu::info() const {
 XenResult<void> Vcpu::load_hvm_context(vcpu_hvm_context_t const& ctx) {
     if (ctx.mode != VCPU_HVM_MODE_32B) return xen_fail(XenErr::inval);   // PVH starts in 32-bit
     auto const& c = ctx.cpu_regs.x86_32;
-    auto sregs = fd_.get_sregs();
+    auto sregs = cpu_->get_sregs();
     if (!sregs) return xen_fail(XenErr::inval);
     // Xen's arch_set_info_hvm_guest() refuses segments a VM entry would reject; check the same.
     if ((c.cs_ar & 0x80) == 0 || (c.cr0 & 1) == 0) return xen_fail(XenErr::inval);
@@ -35,14 +35,14 @@ XenResult<void> Vcpu::load_hvm_context(vcpu_hvm_context_t const& ctx) {
     sregs->efer = c.efer;
     sregs->gdt = {};
     sregs->idt = {};
-    if (!fd_.set_sregs(*sregs)) return xen_fail(XenErr::inval);
-    auto& r = fd_.regs();
+    if (!cpu_->set_sregs(*sregs)) return xen_fail(XenErr::inval);
+    auto& r = cpu_->regs();
     r = {};
     r.rax = c.eax; r.rbx = c.ebx; r.rcx = c.ecx; r.rdx = c.edx;
     r.rsi = c.esi; r.rdi = c.edi; r.rbp = c.ebp; r.rsp = c.esp;
     r.rip = c.eip;
     r.rflags = c.eflags | 2;
-    fd_.regs_dirty();
+    cpu_->regs_dirty();
     up = true;
     return {};
 }

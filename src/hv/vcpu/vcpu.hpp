@@ -1,4 +1,4 @@
-// kxen::hv::Vcpu: one virtual CPU of a domain: its KVM vCPU, Xen per-vCPU state and timers.
+// kxen::hv::Vcpu: one virtual CPU of a domain: its accelerator vCPU, Xen per-vCPU state and timers.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -9,7 +9,7 @@
 #include <xen/hvm/hvm_vcpu.h>
 #include <xen/hvm/save.h>
 #include "common/xen_err.hpp"
-#include "kvm/vcpu_fd.hpp"
+#include "accel/accel.hpp"
 
 namespace kxen::hv {
 
@@ -22,11 +22,11 @@ std::uint32_t attr_of(kvm_segment const& s);
 
 class Vcpu {
 public:
-    Vcpu(Domain& d, unsigned id, kvm::VcpuFd fd) : dom_{&d}, id_{id}, fd_{std::move(fd)} {}
+    Vcpu(Domain& d, unsigned id, std::unique_ptr<accel::Vcpu> cpu) : dom_{&d}, id_{id}, cpu_{std::move(cpu)} {}
 
     [[nodiscard]] Domain& domain() const { return *dom_; }
     [[nodiscard]] unsigned id() const { return id_; }
-    [[nodiscard]] kvm::VcpuFd& fd() { return fd_; }
+    [[nodiscard]] accel::Vcpu& cpu() const { return *cpu_; }
 
     // The vcpu_info the guest sees (shared_info slot or the area it registered); null before
     // shared_info is mapped.
@@ -75,7 +75,7 @@ public:
 private:
     Domain* dom_;
     unsigned id_;
-    kvm::VcpuFd fd_;
+    std::unique_ptr<accel::Vcpu> cpu_;
     std::atomic<vcpu_info*> info_area_{nullptr};
 };
 

@@ -50,9 +50,9 @@ constexpr std::size_t xstate_bv_offset = 512;   // the XSAVE header follows the 
 
 XenResult<void> Vcpu::save_hw_cpu(hvm_hw_cpu& c) {
     c = {};
-    auto sregs = fd_.get_sregs();
+    auto sregs = cpu_->get_sregs();
     if (!sregs) return xen_fail(XenErr::io);
-    auto const& r = fd_.regs();
+    auto const& r = cpu_->regs();
     c.rax = r.rax; c.rbx = r.rbx; c.rcx = r.rcx; c.rdx = r.rdx;
     c.rbp = r.rbp; c.rsi = r.rsi; c.rdi = r.rdi; c.rsp = r.rsp;
     c.r8 = r.r8; c.r9 = r.r9; c.r10 = r.r10; c.r11 = r.r11;
@@ -82,11 +82,11 @@ XenResult<void> Vcpu::save_hw_cpu(hvm_hw_cpu& c) {
     c.gdtr_base = s.gdt.base; c.gdtr_limit = s.gdt.limit;
     c.idtr_base = s.idt.base; c.idtr_limit = s.idt.limit;
     for (auto const& m : msrs)
-        if (auto v = fd_.get_msr(m.index)) c.*m.field = *v;
+        if (auto v = cpu_->get_msr(m.index)) c.*m.field = *v;
     // The guest's TSC is the host's here (offset 0, DESIGN-NOTES.md).
     c.tsc = __rdtsc();
     kvm_xsave x{};
-    if (!fd_.get_xsave(x)) return xen_fail(XenErr::io);
+    if (!cpu_->get_xsave(x)) return xen_fail(XenErr::io);
     std::memcpy(c.fpu_regs, x.region, fxsave_bytes);
     c.flags = XEN_X86_FPU_INITIALISED;
     return {};
@@ -96,7 +96,7 @@ XenResult<void> Vcpu::load_hw_cpu(hvm_hw_cpu const& c) {
     // What a VM entry would refuse is refused here, as Xen's hvm_load_cpu_ctxt does.
     if ((c.cr0 & 1) == 0 && (c.msr_efer & 0x400)) return xen_fail(XenErr::inval);   // long mode without PE
     if (c.pending_valid) return xen_fail(XenErr::inval);   // kxend never saves one
-    auto sregs = fd_.get_sregs();
+    auto sregs = cpu_->get_sregs();
     if (!sregs) return xen_fail(XenErr::io);
     auto& s = *sregs;
     s.cs = segment_from_attr(c.cs_sel, c.cs_base, c.cs_limit, c.cs_arbytes);
@@ -116,20 +116,20 @@ XenResult<void> Vcpu::load_hw_cpu(hvm_hw_cpu const& c) {
     s.cr0 = c.cr0; s.cr2 = c.cr2; s.cr3 = c.cr3; s.cr4 = c.cr4;
     s.efer = c.msr_efer;
     std::memset(s.interrupt_bitmap, 0, sizeof s.interrupt_bitmap);
-    if (!fd_.set_sregs(s)) return xen_fail(XenErr::inval);
-    for (auto const& m : msrs) (void)fd_.set_msr(m.index, c.*m.field);
+    if (!cpu_->set_sregs(s)) return xen_fail(XenErr::inval);
+    for (auto const& m : msrs) (void)cpu_->set_msr(m.index, c.*m.field);
     if (c.flags & XEN_X86_FPU_INITIALISED) {
         kvm_xsave x{};
-        if (!fd_.get_xsave(x)) return xen_fail(XenErr::io);
+        if (!cpu_->get_xsave(x)) return xen_fail(XenErr::io);
         std::memcpy(x.region, c.fpu_regs, fxsave_bytes);
         // x87 and SSE state come from the legacy area just written.
         std::uint64_t bv;
         std::memcpy(&bv, reinterpret_cast<std::byte const*>(x.region) + xstate_bv_offset, sizeof bv);
         bv |= 3;
         std::memcpy(reinterpret_cast<std::byte*>(x.region) + xstate_bv_offset, &bv, sizeof bv);
-        if (!fd_.set_xsave(x)) return xen_fail(XenErr::inval);
+        if (!cpu_->set_xsave(x)) return xen_fail(XenErr::inval);
     }
-    auto& r = fd_.regs();
+    auto& r = cpu_->regs();
     r = {};
     r.rax = c.rax; r.rbx = c.rbx; r.rcx = c.rcx; r.rdx = c.rdx;
     r.rbp = c.rbp; r.rsi = c.rsi; r.rdi = c.rdi; r.rsp = c.rsp;
@@ -137,7 +137,7 @@ XenResult<void> Vcpu::load_hw_cpu(hvm_hw_cpu const& c) {
     r.r12 = c.r12; r.r13 = c.r13; r.r14 = c.r14; r.r15 = c.r15;
     r.rip = c.rip;
     r.rflags = c.rflags | 2;
-    fd_.regs_dirty();
+    cpu_->regs_dirty();
     up = true;
     return {};
 }

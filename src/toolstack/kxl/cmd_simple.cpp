@@ -136,6 +136,10 @@ int cmd_info(Globals const& g) {
     (void)c->xen_version(XENVER_extraversion, extra, sizeof extra);
     xen_capabilities_info_t caps{};
     (void)c->xen_version(XENVER_capabilities, caps, sizeof caps);
+    xen_commandline_t cmdline{};
+    (void)c->xen_version(XENVER_commandline, cmdline, sizeof cmdline);
+    std::string_view accel = cmdline;
+    accel = accel.starts_with("accel=") ? accel.substr(6, accel.find(' ') == accel.npos ? accel.npos : accel.find(' ') - 6) : "";
     auto line = [](char const* k, auto const& v) { fmt::print("{:<23}: {}\n", k, v); };
     line("host", u.nodename);
     line("release", u.release);
@@ -158,8 +162,8 @@ int cmd_info(Globals const& g) {
     line("xen_scheduler", "credit");
     line("xen_pagesize", 4096);
     line("platform_params", "virt_start=0xffff800000000000");
-    line("xen_commandline", "");
-    line("xen_hypervisor", "kxen (KVM)");
+    line("xen_commandline", cmdline);
+    line("xen_hypervisor", fmt::format("kxen ({})", accel == "soft" ? "software vCPU" : accel == "kvm" ? "KVM" : accel));
     line("xend_config_format", 4);
     return 0;
 }
