@@ -41,7 +41,8 @@ void check(uc_err e, char const* what) {
 }
 
 void hook_intr(uc_engine* uc, u32 intno, void* user) {
-    static_cast<Unicorn*>(user)->intno = static_cast<int>(intno);
+    auto* u = static_cast<Unicorn*>(user);
+    if (u->intno < 0) u->intno = static_cast<int>(intno);
     uc_emu_stop(uc);
 }
 
@@ -73,9 +74,19 @@ Unicorn::Unicorn(bool long64) : long64_{long64} {
     // OSFXSR|OSXMMEXCPT as in the kxen state (Unicorn starts with CR4 = 0).
     u64 cr4 = 0x600;
     check(uc_reg_write(uc, UC_X86_REG_CR4, &cr4), "cr4");
+    // With a UC_HOOK_INTR hook QEMU never delivers the exception, so its "exception in flight"
+    // (CPUX86State::old_exception) stays set: the next #DE becomes #DF, the one after a triple
+    // fault that ends the run quietly. Every case starts from this saved CPU instead.
+    uc_context* ctx = nullptr;
+    check(uc_context_alloc(uc, &ctx), "context alloc");
+    ctx_ = ctx;
+    check(uc_context_save(uc, ctx), "context save");
 }
 
-Unicorn::~Unicorn() { uc_close(E(uc_)); }
+Unicorn::~Unicorn() {
+    uc_context_free(static_cast<uc_context*>(ctx_));
+    uc_close(E(uc_));
+}
 
 void Unicorn::put_state(Machine const& m) {
     uc_engine* uc = E(uc_);
@@ -137,6 +148,7 @@ void Unicorn::get_state(Machine& m) {
 
 RunResult Unicorn::run(Case const& c) {
     uc_engine* uc = E(uc_);
+    uc_context_restore(uc, static_cast<uc_context*>(ctx_));
     put_state(c.m);
     u8 code[code_slot];
     std::memcpy(code, c.bytes, c.len);

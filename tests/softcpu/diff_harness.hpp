@@ -94,6 +94,7 @@ private:
     void put_state(Machine const& m);
     void get_state(Machine& m);
     void* uc_ = nullptr;
+    void* ctx_ = nullptr;   // the CPU as set up, restored before every case
     bool long64_;
 };
 
