@@ -279,7 +279,10 @@ void put_mem(Gen& g, u64 addr, void const* src, unsigned size) {
 void maybe_lock(Gen& g, Form& f, bool lockable) {
     // LOCK on a register form is left out: QEMU 5.0 aborts the process on some of them
     // (f0 66 44 0f b3 ee, lock btr si, r13w: "tcg fatal error") instead of raising #UD.
-    if (f.mem && ((lockable && g.r.chance(10)) || g.r.chance(1))) f.legacy.insert(f.legacy.begin(), 0xf0);
+    if (f.mem && ((lockable && g.r.chance(10)) || g.r.chance(1))) {
+        f.legacy.insert(f.legacy.begin(), 0xf0);
+        g.c.lock_invalid = !lockable;
+    }
 }
 
 // ---- integer ALU, moves, setcc/cmovcc, xadd/cmpxchg ----------------------------------------

@@ -200,6 +200,7 @@ public:
             std::memcpy(dst, p, len);
             return true;
         }
+        refused(gva, len, false);
         return false;
     }
     bool write(u64 gva, void const* src, std::size_t len) override {
@@ -207,11 +208,24 @@ public:
             std::memcpy(p, src, len);
             return true;
         }
+        refused(gva, len, true);
         return false;
     }
     u64 rdtsc() override { return 0; }
 
+    // The first byte of the refused access that is not mapped, as the vCPU's MMU reports it
+    // (CR2 of a split access is the start of the page that faulted, not the operand's start).
+    u64 pf_addr = 0;
+
 private:
+    void refused(u64 gva, std::size_t len, bool write) {
+        pf_addr = gva;
+        for (std::size_t i = 0; i < len; ++i)
+            if (!at(gva + i, 1, write)) {
+                pf_addr = gva + i;
+                return;
+            }
+    }
     u8* at(u64 gva, std::size_t len, bool write) {
         if (gva >= data_base && len <= data_size && gva - data_base <= data_size - len)
             return &m_.data[gva - data_base];
@@ -280,7 +294,7 @@ RunResult run_kxen(Case const& c) {
         case soft::Outcome::fault:
             o.kind = Kind::fault;
             o.vector = r.fault.vector;
-            o.address = r.fault.address;
+            o.address = r.fault.vector == 14 ? env.pf_addr : r.fault.address;
             break;
         case soft::Outcome::unsupported:
             o.kind = Kind::unsupported;

@@ -62,6 +62,7 @@ struct Case {
     unsigned mem_size = 0;
     bool x87_stack_fault = false;   // the x87 start state may overflow/underflow the stack
     u16 addr_regs = 0;           // registers the memory operand's address is computed from
+    bool lock_invalid = false;   // LOCK on a form the SDM does not allow it on (#UD)
 };
 
 enum class Kind { done, fault, unsupported, other };
