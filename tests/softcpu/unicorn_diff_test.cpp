@@ -164,11 +164,12 @@ enum class Known {
     // quieted (IE). QEMU 5.0 keeps the quiet bit clear; excluded when that bit is the only
     // difference in the operand.
     fst_snan,
-    // SDM Vol. 1 sec. 4.8.4 / 8.5.5 (rounding control applies to stores): a value below the
-    // format's smallest denormal rounds per RC, to that denormal when RC points away from
-    // zero. QEMU 5.0 stores zero for extended-denormal sources whatever RC says; excluded
-    // when kxen stored the smallest denormal and Unicorn the zero of the same sign.
-    fst_tiny_rc,
+    // SDM Vol. 1 sec. 4.8.3.2 and 8.5.5 (masked underflow: the result is denormalized and
+    // rounded per RC, a value below the smallest denormal rounds to it when RC points away
+    // from zero). QEMU 5.0 stores zero for some of these (extended-denormal sources, results
+    // just below the normal range); excluded when kxen stored a denormal and Unicorn the zero
+    // of the same sign.
+    fst_denormal_zero,
 };
 
 char const* known_name(Known k) {
@@ -196,7 +197,7 @@ char const* known_name(Known k) {
     case Known::fist_indefinite: return "QEMU: fist/fisttp of NaN/out of range not the integer indefinite";
     case Known::m80_fault_addr: return "QEMU: m80 #PF reported at operand + 8";
     case Known::fst_snan: return "QEMU: fst m32/m64 of an SNaN not quieted";
-    case Known::fst_tiny_rc: return "QEMU: fst of a tiny value ignores RC";
+    case Known::fst_denormal_zero: return "QEMU: fst m32/m64 stores zero for a denormal result";
     case Known::x87_stack_fault: return "QEMU: no x87 stack overflow/underflow";
     case Known::ldmxcsr_reserved: return "QEMU: ldmxcsr does not #GP on reserved bits";
     }
@@ -299,14 +300,13 @@ Known known_x87(Case const& c, RunResult const& kx, RunResult const& uc) {
         u64 const sign = dbl ? 1ull << 63 : 1ull << 31, quiet = dbl ? 1ull << 51 : 1ull << 22;
         u64 const exp = dbl ? 0x7ffull << 52 : 0xffull << 23, frac = quiet - 1;
         bool const snan = (b & exp) == exp && !(b & quiet) && (b & frac);
-        unsigned const rc = (c.m.fcw >> 10) & 3;
-        bool const away = (b & sign) ? rc == 1 : rc == 2;
+        bool const denormal = (a & exp) == 0 && (a & ~sign) != 0;
         if (only_operand && a != b && snan && a == (b | quiet)) {
             std::memcpy(&m.data[off], &a, c.mem_size);
             if (applied(Known::fst_snan)) return first;
-        } else if (only_operand && a != b && away && (b & ~sign) == 0 && a == (b | 1)) {
+        } else if (only_operand && a != b && denormal && (b & ~sign) == 0 && (a & sign) == (b & sign)) {
             std::memcpy(&m.data[off], &a, c.mem_size);
-            if (applied(Known::fst_tiny_rc)) return first;
+            if (applied(Known::fst_denormal_zero)) return first;
         }
     }
     if (op.starts_with("fist") && c.mem_target >= data_base && c.mem_target + c.mem_size <= data_end) {
