@@ -527,9 +527,9 @@ std::vector<u8> probe_bytes(Subset s) {
     case Subset::bitops: return {0x0f, 0xa3, 0xd8};         // bt eax, ebx
     case Subset::string: return {0xf3, 0xa4};               // rep movsb
     case Subset::x87: return {0xd9, 0xe8};                  // fld1
-    case Subset::sse_move: return {0x66, 0x0f, 0xef, 0xc1}; // pxor xmm0, xmm1
-    case Subset::sse_int: return {0x66, 0x0f, 0xfe, 0xc1};  // paddd xmm0, xmm1
-    case Subset::sse_fp: return {0xf2, 0x0f, 0x58, 0xc1};   // addsd xmm0, xmm1
+    case Subset::sse_move: return {0x66, 0x0f, 0x6f, 0xc1}; // movdqa xmm0, xmm1
+    case Subset::sse_int: return {0x66, 0x0f, 0xdb, 0xc1};  // pand xmm0, xmm1
+    case Subset::sse_fp: return {0x0f, 0x54, 0xc1};         // andps xmm0, xmm1
     }
     return {};
 }
