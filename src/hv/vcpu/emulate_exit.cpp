@@ -1,4 +1,5 @@
 #include <x86intrin.h>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <fmt/format.h>
@@ -54,6 +55,14 @@ private:
     Vcpu* v_;
 };
 
+bool same_system_state(soft::CpuState const& a, soft::CpuState const& b) {
+    return a.cr0 == b.cr0 && a.cr2 == b.cr2 && a.cr3 == b.cr3 && a.cr4 == b.cr4 && a.cr8 == b.cr8 &&
+           a.efer == b.efer && a.cpl == b.cpl && std::equal(std::begin(a.seg), std::end(a.seg), std::begin(b.seg)) &&
+           a.ldtr == b.ldtr && a.tr == b.tr && a.gdtr == b.gdtr && a.idtr == b.idtr &&
+           std::equal(std::begin(a.dr), std::end(a.dr), std::begin(b.dr)) && a.msr == b.msr &&
+           a.tsc_aux == b.tsc_aux && a.xcr0 == b.xcr0 && a.interrupt_shadow == b.interrupt_shadow;
+}
+
 void crash_with_bytes(Vcpu& v, std::span<std::uint8_t const> bytes, std::string const& why) {
     v.domain().crash(fmt::format("d{}v{}: cannot emulate at rip {:#x}: {} [{}]", v.domain().id(), v.id(),
                                  v.cpu().regs().rip, why, soft::describe(bytes)));
@@ -102,9 +111,17 @@ bool emulation_failure_exit(Vcpu& v) {
 
     // Without bytes from KVM, emulate() fetches them at CS:RIP through the guest page tables.
     VcpuEnv env{v};
+    soft::CpuState const before = s;
     auto res = soft::emulate(bytes, s, env);
     if (res.outcome != soft::Outcome::done) {
-        crash_with_bytes(v, bytes, res.what);
+        crash_with_bytes(v, bytes, res.outcome == soft::Outcome::exit ? "an instruction KVM itself must run" : res.what);
+        return false;
+    }
+    // The state filled above is the user-visible part only; an instruction that changed
+    // system state (segments, control registers, MSRs) would have done so on a zeroed copy,
+    // and KVM runs those itself, so one reaching here is refused rather than half done.
+    if (!same_system_state(before, s)) {
+        crash_with_bytes(v, bytes, std::string(res.what) + " changes system state, which this path does not carry");
         return false;
     }
     r.rax = s.gpr[0]; r.rcx = s.gpr[1]; r.rdx = s.gpr[2]; r.rbx = s.gpr[3];
