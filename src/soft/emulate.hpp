@@ -195,6 +195,7 @@ struct Decoded {
     std::int64_t disp = 0;             // sign-extended (moffs: zero-extended)
     std::uint8_t imm_size = 0;         // total immediate bytes (enter has 2+1)
     std::uint64_t imm = 0;             // first immediate, zero-extended
+    std::uint8_t imm2 = 0;             // enter's second immediate (the nesting level)
     std::uint8_t op_size = 4;          // operand size in bytes: 2, 4, 8
     std::uint8_t addr_size = 8;        // address size in bytes: 2, 4, 8
     bool long64 = false;               // decoded as 64-bit code
