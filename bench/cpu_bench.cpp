@@ -204,13 +204,8 @@ int main(int argc, char** argv) {
         client.emplace(std::move(*cl));
         b.c = &*client;
     }
-    // What kxend picked with --accel auto is in its log's "ready" line.
-    std::string kxen_accel = o.accel;
-    if (host) {
-        std::ifstream f(host->log_path());
-        for (std::string l; std::getline(f, l);)
-            if (auto at = l.find("accelerator "); at != std::string::npos) kxen_accel = l.substr(at + 12);
-    }
+    // kxend does not log its choice at warn level; `auto` resolves as kxend resolves it.
+    std::string const kxen_accel = o.accel != "auto" ? o.accel : kvm ? "kvm" : "soft";
     auto label = [&](std::string const& side) {
         return side == "kxen" ? "kxen-" + kxen_accel : "qemu-" + b.qemu_accel + "-microvm";
     };
