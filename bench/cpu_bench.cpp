@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 #include <fstream>
 #include <map>
+#include <ranges>
 #include <sstream>
 #include <xen/sched.h>
 #include "common/guest.hpp"
@@ -173,7 +174,7 @@ int main(int argc, char** argv) {
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
     bool const kvm = kvm_unavailable_reason().empty();
-    Bench b{o};
+    Bench b{o, nullptr, 0, {}, 0};
     b.qemu_accel = !o.qemu_accel.empty() ? o.qemu_accel : kvm ? "kvm" : "tcg";
     bool const want_qemu = std::ranges::find(o.sides, "qemu") != o.sides.end();
     bool const want_kxen = std::ranges::find(o.sides, "kxen") != o.sides.end();
