@@ -5,10 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh build
-if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
-  echo "demo: /dev/kvm is not usable here; kxen needs KVM" >&2
-  exit 1
-fi
 state=$(mktemp -d /tmp/kxen-demo.XXXXXX)
 export KXEN_SOCKET=$state/privcmd
 build/bin/kxend --socket "$KXEN_SOCKET" --state-dir "$state" 2>"$state/kxend.log" &
@@ -20,7 +16,10 @@ for _ in $(seq 100); do [ -S "$state/xenstored/socket" ] && break; sleep 0.1; do
 kxl=build/bin/kxl
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
-step kxl info; $kxl info | head -8
+# kxend runs guests on KVM where /dev/kvm works, else on its software vCPU; its log says which.
+grep -m1 "accelerator:" "$state/kxend.log" || true
+step "kxl info | grep -E 'nr_cpus|xen_version|xen_hypervisor'"
+$kxl info | grep -E 'nr_cpus|xen_version|xen_hypervisor'
 step kxl create examples/minios.cfg "'extra=\"test=idle\"'"
 $kxl create examples/minios.cfg 'extra="test=idle"'
 step "kxl console minios    # (3 seconds; Ctrl-] detaches)"

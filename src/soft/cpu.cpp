@@ -116,10 +116,7 @@ void Cpu::complete_pending() {
         if (!e.write) {
             std::uint64_t v = 0;
             std::memcpy(&v, reinterpret_cast<std::uint8_t*>(run_) + io_data_offset, e.size);
-            auto& a = s_.gpr[rax];
-            if (e.size == 4) a = v & 0xffffffff;
-            else if (e.size == 2) a = (a & ~0xffffull) | (v & 0xffff);
-            else a = (a & ~0xffull) | (v & 0xff);
+            complete_in(s_, e.size, v);
         }
         break;
     case ExitKind::rdmsr:

@@ -50,9 +50,9 @@ template <unsigned O> constexpr void op_rows(Row* r) {
     constexpr bool lk = O != cmp;
     std::uint8_t const base = static_cast<std::uint8_t>(O * 8);
     char const* n = names[O];
-    r[0] = {.name = n, .ops = "BG", .map = Map::one, .opcode = base, .pfx = Pfx::any, .lockable = lk, .in_place = true, .fn = alu_op<O, EbGb>};
+    r[0] = {.name = n, .ops = "BR", .map = Map::one, .opcode = base, .pfx = Pfx::any, .lockable = lk, .in_place = true, .fn = alu_op<O, EbGb>};
     r[1] = {.name = n, .ops = "EG", .map = Map::one, .opcode = std::uint8_t(base + 1), .pfx = Pfx::any, .lockable = lk, .in_place = true, .fn = alu_op<O, EvGv>};
-    r[2] = {.name = n, .ops = "GB", .map = Map::one, .opcode = std::uint8_t(base + 2), .pfx = Pfx::any, .in_place = true, .fn = alu_op<O, GbEb>};
+    r[2] = {.name = n, .ops = "RB", .map = Map::one, .opcode = std::uint8_t(base + 2), .pfx = Pfx::any, .in_place = true, .fn = alu_op<O, GbEb>};
     r[3] = {.name = n, .ops = "GE", .map = Map::one, .opcode = std::uint8_t(base + 3), .pfx = Pfx::any, .in_place = true, .fn = alu_op<O, GvEv>};
     r[4] = {.name = n, .ops = "I", .map = Map::one, .opcode = std::uint8_t(base + 4), .pfx = Pfx::any, .in_place = true, .fn = alu_op<O, ALIb>};
     r[5] = {.name = n, .ops = "I", .map = Map::one, .opcode = std::uint8_t(base + 5), .pfx = Pfx::any, .in_place = true, .fn = alu_op<O, AXIz>};
@@ -199,7 +199,7 @@ constexpr auto rows = [] {
     *p++ = {.name = "test", .ops = "EI", .map = Map::one, .opcode = 0xf7, .pfx = Pfx::any, .reg = 1, .in_place = true, .fn = test<false, true, false>};
     *p++ = {.name = "not", .ops = "E", .map = Map::one, .opcode = 0xf7, .pfx = Pfx::any, .reg = 2, .lockable = true, .in_place = true, .fn = not_<false>};
     *p++ = {.name = "neg", .ops = "E", .map = Map::one, .opcode = 0xf7, .pfx = Pfx::any, .reg = 3, .lockable = true, .in_place = true, .fn = neg<false>};
-    *p++ = {.name = "test", .ops = "BG", .map = Map::one, .opcode = 0x84, .pfx = Pfx::any, .in_place = true, .fn = test<true, false, false>};
+    *p++ = {.name = "test", .ops = "BR", .map = Map::one, .opcode = 0x84, .pfx = Pfx::any, .in_place = true, .fn = test<true, false, false>};
     *p++ = {.name = "test", .ops = "EG", .map = Map::one, .opcode = 0x85, .pfx = Pfx::any, .in_place = true, .fn = test<false, false, false>};
     *p++ = {.name = "test", .ops = "I", .map = Map::one, .opcode = 0xa8, .pfx = Pfx::any, .in_place = true, .fn = test<true, true, true>};
     return r;
@@ -207,9 +207,9 @@ constexpr auto rows = [] {
 
 constexpr Row more[] = {
     {.name = "test", .ops = "I", .map = Map::one, .opcode = 0xa9, .pfx = Pfx::any, .in_place = true, .fn = test<false, true, true>},
-    {.name = "xadd", .ops = "BG", .opcode = 0xc0, .pfx = Pfx::any, .lockable = true, .in_place = true, .fn = xadd<true>},
+    {.name = "xadd", .ops = "BR", .opcode = 0xc0, .pfx = Pfx::any, .lockable = true, .in_place = true, .fn = xadd<true>},
     {.name = "xadd", .ops = "EG", .opcode = 0xc1, .pfx = Pfx::any, .lockable = true, .in_place = true, .fn = xadd<false>},
-    {.name = "cmpxchg", .ops = "BG", .opcode = 0xb0, .pfx = Pfx::any, .lockable = true, .in_place = true, .fn = cmpxchg<true>},
+    {.name = "cmpxchg", .ops = "BR", .opcode = 0xb0, .pfx = Pfx::any, .lockable = true, .in_place = true, .fn = cmpxchg<true>},
     {.name = "cmpxchg", .ops = "EG", .opcode = 0xb1, .pfx = Pfx::any, .lockable = true, .in_place = true, .fn = cmpxchg<false>},
 };
 

@@ -152,9 +152,9 @@ Step cmovcc(Ctx& c) {
 Step nop(Ctx&) { return {}; }
 
 constexpr Row rows[] = {
-    {.name = "mov", .ops = "BG", .map = Map::one, .opcode = 0x88, .pfx = Pfx::any, .in_place = true, .fn = mov<true, true>},
+    {.name = "mov", .ops = "BR", .map = Map::one, .opcode = 0x88, .pfx = Pfx::any, .in_place = true, .fn = mov<true, true>},
     {.name = "mov", .ops = "EG", .map = Map::one, .opcode = 0x89, .pfx = Pfx::any, .in_place = true, .fn = mov<false, true>},
-    {.name = "mov", .ops = "GB", .map = Map::one, .opcode = 0x8a, .pfx = Pfx::any, .in_place = true, .fn = mov<true, false>},
+    {.name = "mov", .ops = "RB", .map = Map::one, .opcode = 0x8a, .pfx = Pfx::any, .in_place = true, .fn = mov<true, false>},
     {.name = "mov", .ops = "GE", .map = Map::one, .opcode = 0x8b, .pfx = Pfx::any, .in_place = true, .fn = mov<false, false>},
     {.name = "mov", .ops = "I", .map = Map::one, .opcode = 0xb0, .count = 8, .pfx = Pfx::any, .in_place = true, .fn = mov_imm_reg<true>},
     {.name = "mov", .ops = "I", .map = Map::one, .opcode = 0xb8, .count = 8, .pfx = Pfx::any, .in_place = true, .fn = mov_imm_reg<false>},
@@ -171,7 +171,7 @@ constexpr Row rows[] = {
     {.name = "movsxd", .ops = "GE", .map = Map::one, .opcode = 0x63, .pfx = Pfx::any, .mode = Mode::only64, .in_place = true, .fn = movsxd},
     {.name = "lea", .ops = "GM", .map = Map::one, .opcode = 0x8d, .pfx = Pfx::any, .mod = Mod::mem, .in_place = true, .fn = lea},
     {.name = "lea", .map = Map::one, .opcode = 0x8d, .pfx = Pfx::any, .mod = Mod::reg, .in_place = true, .fn = undefined},
-    {.name = "xchg", .ops = "BG", .map = Map::one, .opcode = 0x86, .pfx = Pfx::any, .lockable = true, .in_place = true, .fn = xchg<true>},
+    {.name = "xchg", .ops = "BR", .map = Map::one, .opcode = 0x86, .pfx = Pfx::any, .lockable = true, .in_place = true, .fn = xchg<true>},
     {.name = "xchg", .ops = "EG", .map = Map::one, .opcode = 0x87, .pfx = Pfx::any, .lockable = true, .in_place = true, .fn = xchg<false>},
     {.name = "pause", .map = Map::one, .opcode = 0x90, .pfx = Pfx::pf3, .in_place = true, .fn = xchg_ax},
     {.name = "xchg", .map = Map::one, .opcode = 0x90, .count = 8, .pfx = Pfx::any, .in_place = true, .fn = xchg_ax},

@@ -1,6 +1,7 @@
 // Shifts and rotates: rol/ror/rcl/rcr/shl/shr/sal/sar (c0/c1/d0-d3) and shld/shrd (0f a4/a5/
 // ac/ad). The count is masked to 5 bits (6 with a 64-bit operand); a masked count of 0 changes
 // no flag, OF is defined for a count of 1 only and AF never: those are left as they were.
+#include <array>
 #include "soft/int_flags.hpp"
 
 namespace kxen::soft {
@@ -81,6 +82,15 @@ Shifted shift(unsigned kind, std::uint64_t v, unsigned count, unsigned size, std
     return {res, f, mask};
 }
 
+// A zero count changes nothing, but the operand is still accessed (a memory one may fault) and
+// a 32-bit register is still written, which zero-extends it.
+Step zero_count(Ctx& c, unsigned size) {
+    auto v = c.rm_get(size);
+    if (!v) return std::unexpected(v.error());
+    if (!c.d.is_mem()) c.set(c.d.rm(), size, *v);
+    return {};
+}
+
 // Src: 0 = 1 (d0/d1), 1 = cl (d2/d3), 2 = imm8 (c0/c1).
 template <bool Byte, unsigned Src> Step shift_op(Ctx& c) {
     unsigned const size = Byte ? 1 : c.d.op_size;
@@ -89,9 +99,7 @@ template <bool Byte, unsigned Src> Step shift_op(Ctx& c) {
     unsigned const count = raw & (size == 8 ? 63 : 31);
     unsigned const kind = c.d.reg_field();
     if (count == 0) {
-        // Still an access to the operand: it may fault even though nothing changes.
-        auto v = c.rm_get(size);
-        return v ? Step{} : std::unexpected(v.error());
+        return zero_count(c, size);
     }
     std::uint64_t const rfl = c.s.rflags;
     Shifted out{};
@@ -111,10 +119,7 @@ template <bool Left, bool Cl> Step double_shift(Ctx& c) {
     unsigned const size = c.d.op_size, bits = size * 8;
     unsigned const raw = Cl ? static_cast<unsigned>(c.s.gpr[rcx] & 0xff) : static_cast<unsigned>(c.d.imm);
     unsigned const count = raw & (size == 8 ? 63 : 31);
-    if (count == 0) {
-        auto v = c.rm_get(size);
-        return v ? Step{} : std::unexpected(v.error());
-    }
+    if (count == 0) return zero_count(c, size);
     std::uint64_t const src = c.get(c.d.reg(), size), m = size_mask(size);
     std::uint64_t f = 0;
     auto r = rmw(c, size, [&](std::uint64_t dst) {
@@ -137,18 +142,26 @@ template <bool Left, bool Cl> Step double_shift(Ctx& c) {
     return {};
 }
 
-constexpr Row rows[] = {
-    {.name = "shift", .ops = "BI", .map = Map::one, .opcode = 0xc0, .pfx = Pfx::any, .in_place = true, .fn = shift_op<true, 2>},
-    {.name = "shift", .ops = "EI", .map = Map::one, .opcode = 0xc1, .pfx = Pfx::any, .in_place = true, .fn = shift_op<false, 2>},
-    {.name = "shift", .ops = "B", .map = Map::one, .opcode = 0xd0, .pfx = Pfx::any, .in_place = true, .fn = shift_op<true, 0>},
-    {.name = "shift", .ops = "E", .map = Map::one, .opcode = 0xd1, .pfx = Pfx::any, .in_place = true, .fn = shift_op<false, 0>},
-    {.name = "shift", .ops = "B", .map = Map::one, .opcode = 0xd2, .pfx = Pfx::any, .in_place = true, .fn = shift_op<true, 1>},
-    {.name = "shift", .ops = "E", .map = Map::one, .opcode = 0xd3, .pfx = Pfx::any, .in_place = true, .fn = shift_op<false, 1>},
-    {.name = "shld", .ops = "EGI", .opcode = 0xa4, .pfx = Pfx::any, .in_place = true, .fn = double_shift<true, false>},
-    {.name = "shld", .ops = "EG", .opcode = 0xa5, .pfx = Pfx::any, .in_place = true, .fn = double_shift<true, true>},
-    {.name = "shrd", .ops = "EGI", .opcode = 0xac, .pfx = Pfx::any, .in_place = true, .fn = double_shift<false, false>},
-    {.name = "shrd", .ops = "EG", .opcode = 0xad, .pfx = Pfx::any, .in_place = true, .fn = double_shift<false, true>},
-};
+constexpr char const* names[8] = {"rol", "ror", "rcl", "rcr", "shl", "shr", "sal", "sar"};
+
+constexpr auto rows = [] {
+    struct Form { std::uint8_t opcode; char const* ops; Handler fn; };
+    constexpr Form forms[6] = {
+        {0xc0, "BI", shift_op<true, 2>}, {0xc1, "EI", shift_op<false, 2>}, {0xd0, "B", shift_op<true, 0>},
+        {0xd1, "E", shift_op<false, 0>}, {0xd2, "B", shift_op<true, 1>},  {0xd3, "E", shift_op<false, 1>},
+    };
+    std::array<Row, 6 * 8 + 4> r{};
+    std::size_t i = 0;
+    for (Form const& f : forms)
+        for (int k = 0; k < 8; ++k)
+            r[i++] = {.name = names[k], .ops = f.ops, .map = Map::one, .opcode = f.opcode, .pfx = Pfx::any,
+                      .reg = static_cast<std::int8_t>(k), .in_place = true, .fn = f.fn};
+    r[i++] = {.name = "shld", .ops = "EGI", .opcode = 0xa4, .pfx = Pfx::any, .in_place = true, .fn = double_shift<true, false>};
+    r[i++] = {.name = "shld", .ops = "EG", .opcode = 0xa5, .pfx = Pfx::any, .in_place = true, .fn = double_shift<true, true>};
+    r[i++] = {.name = "shrd", .ops = "EGI", .opcode = 0xac, .pfx = Pfx::any, .in_place = true, .fn = double_shift<false, false>};
+    r[i++] = {.name = "shrd", .ops = "EG", .opcode = 0xad, .pfx = Pfx::any, .in_place = true, .fn = double_shift<false, true>};
+    return r;
+}();
 
 } // namespace
 

@@ -28,7 +28,7 @@ enum class Class : std::uint8_t {
 struct Row {
     char const* name = nullptr;
     // Operands for describe(), one letter each: V xmm(reg) W xmm/mem(rm) G gpr(reg) E gpr/mem(rm)
-    // B byte gpr/mem(rm) Y gpr32/64 by W (reg) Z gpr32/64 by W (rm) H gpr32/64 (vvvv) M mem
+    // B byte gpr/mem(rm) R byte gpr(reg) Y gpr32/64 by W (reg) Z gpr32/64 by W (rm) H gpr32/64 (vvvv) M mem
     // S st(rm) 0 st(0) A ax I imm8
     char const* ops = "";
     Map map = Map::m0f;

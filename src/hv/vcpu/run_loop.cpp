@@ -55,6 +55,7 @@ void set_runstate(Vcpu& v, int state, std::uint64_t now) {
 // A vCPU that sits on the same RIP across kicks and whose instruction there is vmcall/vmmcall
 // will never come back on these hosts (DESIGN.md sec. 7).
 bool stuck_on_vmcall(Vcpu& v) {
+    if (v.domain().hv().accel().xen_hcall_exits()) return false;   // vmcall is a hypercall there
     auto rip = v.cpu().regs().rip;
     if (rip != v.last_kick_rip) {
         v.last_kick_rip = rip;
