@@ -29,6 +29,7 @@ Summary summarize(std::vector<double> v) {
 }
 
 std::string si(double v) {
+    if (v >= 1e9) return fmt::format("{:.2f}G", v / 1e9);
     if (v >= 1e6) return fmt::format("{:.2f}M", v / 1e6);
     if (v >= 1e3) return fmt::format("{:.1f}k", v / 1e3);
     return fmt::format("{:.0f}", v);

@@ -15,7 +15,7 @@ struct Summary {
 Summary summarize(std::vector<double> v);
 double percentile(std::vector<double> const& sorted, double p);
 
-// A rate for a table: 2.58M, 186.3k, 950.
+// A rate for a table: 1.25G, 2.58M, 186.3k, 950.
 std::string si(double v);
 
 } // namespace kxen::bench

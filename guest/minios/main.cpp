@@ -23,7 +23,7 @@ constexpr tests::Test kTests[] = {
     {"gnttab-hostile", tests::gnttab_hostile}, {"pingpong", tests::pingpong},
     {"xenbus", tests::xenbus}, {"console-echo", tests::console_echo}, {"xs-hostile", tests::xs_hostile},
     {"evtchn-echo", tests::evtchn_echo}, {"grant-pages", tests::grant_pages},
-    {"dirty", tests::dirty},
+    {"dirty", tests::dirty},   {"cpu-loop", tests::cpu_loop},
 };
 
 constinit const char* test_name = "?";
@@ -109,5 +109,5 @@ extern "C" [[noreturn]] void minios_main() {
         }
     }
     tests::fail("unknown test (try test=hello|spin|idle|hcall-fuzz|insn|vmcall|crash|reboot|fault|evtchn-loop|"
-                "evtchn-hostile|gnttab-hostile|pingpong|xenbus|console-echo|xs-hostile)");
+                "evtchn-hostile|gnttab-hostile|pingpong|xenbus|console-echo|xs-hostile|dirty|cpu-loop)");
 }

@@ -1,5 +1,6 @@
 #include "time.hpp"
 
+#include "cmdline.hpp"
 #include "shared_info.hpp"
 #include "sys.hpp"
 #include "xen.hpp"
@@ -64,7 +65,9 @@ void init() {
         sys::ring0(kvmclock_ring0);
         clock = &kvmclock;
         name = "kvmclock";
-    } else {
+    } else if (!cmdline::get_u64("tsc_khz", 0, &tsc_khz) || !tsc_khz) {
+        // QEMU TCG has neither pvclock nor CPUID leaf 0x15/0x16 and its TSC runs at the
+        // host's rate, which only the host knows: `tsc_khz=` lets it say.
         tsc_khz = sys::ring0(tsc_khz_ring0);
     }
 }

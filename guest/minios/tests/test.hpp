@@ -45,5 +45,6 @@ void xs_hostile();
 void evtchn_echo();
 void grant_pages();
 void dirty();
+void cpu_loop();
 
 }  // namespace minios::tests
