@@ -176,9 +176,9 @@ bool Cpu::run() {
             exited = true;
             break;
         }
-        Step st = Step::next;
-        for (unsigned i = 0; i < blocks_per_check && st == Step::next; ++i) st = step_block();
-        if (st == Step::exit) {
+        Flow st = Flow::next;
+        for (unsigned i = 0; i < blocks_per_check && st == Flow::next; ++i) st = step_block();
+        if (st == Flow::exit) {
             exited = true;
             break;
         }
@@ -188,15 +188,15 @@ bool Cpu::run() {
     return exited;
 }
 
-Cpu::Step Cpu::internal(std::string why) {
+Cpu::Flow Cpu::internal(std::string why) {
     internal_error_ = std::move(why);
     run_->exit_reason = KVM_EXIT_INTERNAL_ERROR;
     run_->internal.suberror = KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON;
     run_->internal.ndata = 0;
-    return Step::exit;
+    return Flow::exit;
 }
 
-Cpu::Step Cpu::fault(Fault f) {
+Cpu::Flow Cpu::fault(Fault f) {
     if (f.vector == vec::pf) {
         f.error_code = mmu_.pf_error();
         f.address = mmu_.pf_addr();
@@ -207,9 +207,9 @@ Cpu::Step Cpu::fault(Fault f) {
     mmu_.set_system(false);
     if (d == Delivered::triple_fault) {
         run_->exit_reason = KVM_EXIT_SHUTDOWN;
-        return Step::exit;
+        return Flow::exit;
     }
-    return Step::next;
+    return Flow::next;
 }
 
 void Cpu::unsupported(std::uint8_t const* bytes, std::size_t len, std::uint64_t rip) {
@@ -218,7 +218,7 @@ void Cpu::unsupported(std::uint8_t const* bytes, std::size_t len, std::uint64_t 
                   describe({bytes, len}, s_.long_mode && s_.cs_l, s_.cs_db));
 }
 
-Cpu::Step Cpu::exit_for(Exit const& e, std::uint64_t len) {
+Cpu::Flow Cpu::exit_for(Exit const& e, std::uint64_t len) {
     pending_ = e;
     pending_len_ = len;
     switch (e.kind) {
@@ -226,7 +226,7 @@ Cpu::Step Cpu::exit_for(Exit const& e, std::uint64_t len) {
         pending_ = {};
         s_.rip += len;
         run_->exit_reason = KVM_EXIT_HLT;
-        return Step::exit;
+        return Flow::exit;
     case ExitKind::io:
         run_->exit_reason = KVM_EXIT_IO;
         run_->io.direction = e.write ? KVM_EXIT_IO_OUT : KVM_EXIT_IO_IN;
@@ -235,7 +235,7 @@ Cpu::Step Cpu::exit_for(Exit const& e, std::uint64_t len) {
         run_->io.count = 1;
         run_->io.data_offset = io_data_offset;
         std::memcpy(reinterpret_cast<std::uint8_t*>(run_) + io_data_offset, &e.value, 8);
-        return Step::exit;
+        return Flow::exit;
     case ExitKind::rdmsr:
     case ExitKind::wrmsr:
         run_->exit_reason = e.kind == ExitKind::rdmsr ? KVM_EXIT_X86_RDMSR : KVM_EXIT_X86_WRMSR;
@@ -243,7 +243,7 @@ Cpu::Step Cpu::exit_for(Exit const& e, std::uint64_t len) {
         run_->msr.data = e.value;
         run_->msr.error = 0;
         run_->msr.reason = KVM_MSR_EXIT_REASON_FILTER;
-        return Step::exit;
+        return Flow::exit;
     case ExitKind::hypercall: {
         run_->exit_reason = KVM_EXIT_XEN;
         run_->xen.type = KVM_EXIT_XEN_HCALL;
@@ -262,7 +262,7 @@ Cpu::Step Cpu::exit_for(Exit const& e, std::uint64_t len) {
             std::memcpy(h.params, p, sizeof p);
         }
         h.result = 0;
-        return Step::exit;
+        return Flow::exit;
     }
     case ExitKind::none:
         break;
@@ -271,17 +271,21 @@ Cpu::Step Cpu::exit_for(Exit const& e, std::uint64_t len) {
     return internal("exit without a kind");
 }
 
-Cpu::Step Cpu::one(Insn const& in, std::uint64_t rip) {
+Cpu::Flow Cpu::one(Insn const& in, std::uint64_t rip) {
     bool const shadow = s_.interrupt_shadow;
     if (!in.row) {
         return fault(Fault{vec::ud, 0, 0, false});
     }
-    Result r = execute(in.d, *in.row, s_, mmu_);
-    switch (r.outcome) {
-    case Outcome::done:
+    soft::Step st = execute(in.d, *in.row, s_, mmu_);
+    if (st) [[likely]] {
         ++retired_;
         if (shadow) s_.interrupt_shadow = false;
-        return Step::next;
+        return Flow::next;
+    }
+    Result const& r = st.error();
+    switch (r.outcome) {
+    case Outcome::done:
+        break;
     case Outcome::fault:
         return fault(r.fault);
     case Outcome::unsupported:
@@ -293,7 +297,7 @@ Cpu::Step Cpu::one(Insn const& in, std::uint64_t rip) {
     case Outcome::crash:
         return internal(fmt::format("{} at rip {:#x}", r.what, rip));
     }
-    return Step::next;
+    return Flow::next;
 }
 
 void Cpu::decode_block(Block& b, std::uint8_t const* host, std::uint64_t page_left, unsigned mode) {
@@ -338,7 +342,7 @@ Cpu::Block* Cpu::block_at(std::uint8_t const* host, std::uint64_t page_left, uns
     return slot->insns.empty() ? nullptr : slot.get();
 }
 
-Cpu::Step Cpu::step_block() {
+Cpu::Flow Cpu::step_block() {
     bool const long64 = s_.long_mode && s_.cs_l;
     std::uint64_t const lin = long64 ? s_.rip : (s_.seg[cs].base + s_.rip) & 0xffffffff;
     std::uint8_t* host = mmu_.lookup(lin, Mmu::Access::fetch);
@@ -351,9 +355,9 @@ Cpu::Step Cpu::step_block() {
             mmu_.set_system(false);
             if (d == Delivered::triple_fault) {
                 run_->exit_reason = KVM_EXIT_SHUTDOWN;
-                return Step::exit;
+                return Flow::exit;
             }
-            return Step::next;
+            return Flow::next;
         }
         if (!w.host) return internal(fmt::format("instruction fetch outside RAM at rip {:#x} (gpa {:#x})", s_.rip, w.gpa));
         host = w.host;
@@ -383,8 +387,8 @@ Cpu::Step Cpu::step_block() {
     std::uint64_t prev = 0;
     for (Insn const& in : b->insns) {
         if (!in.row) unsupported(b->host + prev, in.d.length ? in.d.length : 1, s_.rip);
-        Step st = one(in, s_.rip);
-        if (st != Step::next) return st;
+        Flow st = one(in, s_.rip);
+        if (st != Flow::next) return st;
         // Left the block (a jump, a fault delivered, a rep re-run), or stored into its code.
         if (s_.rip != ((start + in.end) & (long64 ? ~0ull : s_.cs_db ? 0xffffffffull : 0xffffull)) ||
             mmu_.code_written())
@@ -392,7 +396,7 @@ Cpu::Step Cpu::step_block() {
         prev = in.end;
     }
     mmu_.watch_code(nullptr, nullptr);
-    return Step::next;
+    return Flow::next;
 }
 
 } // namespace kxen::soft

@@ -59,12 +59,12 @@ private:
     };
     static constexpr std::size_t cache_size = 4096;
 
-    enum class Step { next, exit, kicked };
-    Step step_block();
-    Step one(Insn const& in, std::uint64_t rip);
-    Step fault(Fault f);
-    Step exit_for(Exit const& e, std::uint64_t len);
-    Step internal(std::string why);
+    enum class Flow { next, exit };
+    Flow step_block();
+    Flow one(Insn const& in, std::uint64_t rip);
+    Flow fault(Fault f);
+    Flow exit_for(Exit const& e, std::uint64_t len);
+    Flow internal(std::string why);
     Block* block_at(std::uint8_t const* host, std::uint64_t page_left, unsigned mode);
     void decode_block(Block& b, std::uint8_t const* host, std::uint64_t page_left, unsigned mode);
     bool can_interrupt() const;

@@ -89,23 +89,26 @@ bool same_xstate(CpuState const& a, CpuState const& b) {
 
 } // namespace
 
-Result execute(Decoded const& d, Row const& row, CpuState& state, Env& env) {
-    Step step = class_checks(row, d, state);
-    if (!step) return step.error();
-    if (row.in_place) {
-        Ctx ctx{d, state, env};
-        step = row.fn(ctx);
-        if (!step) return step.error();
-        finish(d, ctx, state);
-        return {Outcome::done, {}};
-    }
+namespace {
+// Kept out of line: the copy makes a frame of several KiB that the in-place path should not pay.
+[[gnu::noinline]] Step execute_on_copy(Decoded const& d, Row const& row, CpuState& state, Env& env) {
     CpuState next = state;
     Ctx ctx{d, next, env};
-    step = row.fn(ctx);
-    if (!step) return step.error();
+    if (Step step = row.fn(ctx); !step) return step;
     finish(d, ctx, next);
     state = next;
-    return {Outcome::done, {}};
+    return {};
+}
+} // namespace
+
+Step execute(Decoded const& d, Row const& row, CpuState& state, Env& env) {
+    if (row.cls != Class::none || d.lock || row.mode == Mode::not64)
+        if (Step step = class_checks(row, d, state); !step) return step;
+    if (!row.in_place) return execute_on_copy(d, row, state, env);
+    Ctx ctx{d, state, env};
+    if (Step step = row.fn(ctx); !step) return step;
+    finish(d, ctx, state);
+    return {};
 }
 
 Result emulate(std::span<const std::uint8_t> bytes, CpuState& state, Env& env) {
@@ -121,14 +124,12 @@ Result emulate(std::span<const std::uint8_t> bytes, CpuState& state, Env& env) {
     if (!row) return {Outcome::unsupported, "unsupported instruction " + text()};
 
     CpuState const before = state;
-    Result r = execute(*d, *row, state, env);
-    if (r.outcome != Outcome::done) {
+    if (Step step = execute(*d, *row, state, env); !step) {
+        Result r = std::move(step.error());
         if (r.outcome != Outcome::exit) r.what += " in " + text();
         return r;
     }
-    r.what = row->name;
-    r.xstate_changed = !same_xstate(before, state);
-    return r;
+    return {Outcome::done, row->name, {}, {}, !same_xstate(before, state)};
 }
 
 } // namespace kxen::soft
