@@ -15,8 +15,9 @@ constexpr std::uint64_t rflags_if = 1u << 9;
 constexpr std::size_t run_bytes = 8192;       // kvm_run, then the port I/O data
 constexpr std::uint32_t io_data_offset = 4096;
 constexpr unsigned max_block_insns = 32;
-// Instructions between checks for kicks and interrupts when a block loops on itself.
-constexpr unsigned blocks_per_check = 1;
+// Blocks run back to back between checks for kicks, memory-map changes and interrupt windows.
+constexpr unsigned blocks_per_check = 64;
+constexpr unsigned epoch_blocks = 1024;
 
 // Instructions after which a block ends because they transfer control (the rest of the block
 // would rarely run) or change how the following bytes decode.
@@ -151,6 +152,7 @@ void Cpu::complete_pending() {
 bool Cpu::run() {
     if (__atomic_exchange_n(&run_->immediate_exit, 0, __ATOMIC_ACQ_REL)) return false;
     sync_.in_run.store(true, std::memory_order_seq_cst);
+    ++epoch_;
     complete_pending();
     bool exited = false;
     for (;;) {
@@ -162,6 +164,7 @@ bool Cpu::run() {
         if (pending_irq_ >= 0 && can_interrupt()) {
             auto const v = static_cast<std::uint8_t>(pending_irq_);
             pending_irq_ = -1;
+            ++epoch_;
             mmu_.set_system(true);
             Delivered d = soft::interrupt(s_, mmu_, v);
             mmu_.set_system(false);
@@ -177,7 +180,15 @@ bool Cpu::run() {
             break;
         }
         Flow st = Flow::next;
-        for (unsigned i = 0; i < blocks_per_check && st == Flow::next; ++i) st = step_block();
+        for (unsigned i = 0; i < blocks_per_check && st == Flow::next; ++i) {
+            st = step_block();
+            if (++blocks_in_epoch_ >= epoch_blocks) {
+                blocks_in_epoch_ = 0;
+                ++epoch_;
+            }
+            // An interrupt that became deliverable (sti, iret, popf) is taken at once.
+            if (can_interrupt() && (pending_irq_ >= 0 || run_->request_interrupt_window)) break;
+        }
         if (st == Flow::exit) {
             exited = true;
             break;
@@ -197,6 +208,7 @@ Cpu::Flow Cpu::internal(std::string why) {
 }
 
 Cpu::Flow Cpu::fault(Fault f) {
+    ++epoch_;
     if (f.vector == vec::pf) {
         f.error_code = mmu_.pf_error();
         f.address = mmu_.pf_addr();
@@ -277,6 +289,7 @@ Cpu::Flow Cpu::one(Insn const& in, std::uint64_t rip) {
         return fault(Fault{vec::ud, 0, 0, false});
     }
     soft::Step st = execute(in.d, *in.row, s_, mmu_);
+    if (!in.row->in_place) ++epoch_;
     if (st) [[likely]] {
         ++retired_;
         if (shadow) s_.interrupt_shadow = false;
@@ -334,11 +347,17 @@ void Cpu::decode_block(Block& b, std::uint8_t const* host, std::uint64_t page_le
 Cpu::Block* Cpu::block_at(std::uint8_t const* host, std::uint64_t page_left, unsigned mode) {
     auto const key = reinterpret_cast<std::uintptr_t>(host);
     auto& slot = cache_[((key >> 1) ^ (key >> 13) ^ mode) & (cache_size - 1)];
-    if (slot && slot->host == host && slot->mode == mode &&
-        std::memcmp(slot->bytes.data(), host, slot->bytes.size()) == 0)
-        return slot->insns.empty() ? nullptr : slot.get();
+    if (slot && slot->host == host && slot->mode == mode) {
+        if (slot->checked == epoch_) return slot->insns.empty() ? nullptr : slot.get();
+        if (std::memcmp(slot->bytes.data(), host, slot->bytes.size()) == 0) {
+            slot->checked = epoch_;
+            return slot->insns.empty() ? nullptr : slot.get();
+        }
+    }
     if (!slot) slot = std::make_unique<Block>();
     decode_block(*slot, host, page_left, mode);
+    slot->checked = epoch_;
+    mmu_.add_code_page(reinterpret_cast<std::uint8_t const*>(reinterpret_cast<std::uintptr_t>(host) & ~std::uintptr_t{0xfff}));
     return slot->insns.empty() ? nullptr : slot.get();
 }
 
@@ -383,19 +402,21 @@ Cpu::Flow Cpu::step_block() {
         return one(in, s_.rip);
     }
     std::uint64_t const start = s_.rip;
-    mmu_.watch_code(b->host, b->host + b->bytes.size());
     std::uint64_t prev = 0;
     for (Insn const& in : b->insns) {
         if (!in.row) unsupported(b->host + prev, in.d.length ? in.d.length : 1, s_.rip);
         Flow st = one(in, s_.rip);
         if (st != Flow::next) return st;
         // Left the block (a jump, a fault delivered, a rep re-run), or stored into its code.
-        if (s_.rip != ((start + in.end) & (long64 ? ~0ull : s_.cs_db ? 0xffffffffull : 0xffffull)) ||
-            mmu_.code_written())
+        if (mmu_.code_written()) {
+            // It stored to a page with cached code, maybe this block's: compare before reuse.
+            mmu_.clear_code_written();
+            ++epoch_;
             break;
+        }
+        if (s_.rip != ((start + in.end) & (long64 ? ~0ull : s_.cs_db ? 0xffffffffull : 0xffffull))) break;
         prev = in.end;
     }
-    mmu_.watch_code(nullptr, nullptr);
     return Flow::next;
 }
 

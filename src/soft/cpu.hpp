@@ -56,6 +56,7 @@ private:
         unsigned mode = 0;
         std::vector<std::uint8_t> bytes;   // what the block was decoded from
         std::vector<Insn> insns;
+        std::uint64_t checked = 0;         // the epoch in which bytes last matched memory
     };
     static constexpr std::size_t cache_size = 4096;
 
@@ -79,6 +80,14 @@ private:
     std::unique_ptr<std::uint8_t[]> run_mem_;
     kvm_run* run_;
     std::unique_ptr<Block> cache_[cache_size];
+    // A block whose bytes matched memory in this epoch runs without comparing them again. The
+    // epoch moves whenever code may have changed under it: a store by this vCPU to a page
+    // holding cached code (the MMU sees every one), entry to run() (kxend or dom0 may have
+    // written guest memory meanwhile), a serializing or system instruction, an exception or
+    // interrupt (how another vCPU's code changes must be made visible, SDM vol. 3, 8.1.3),
+    // and every epoch_blocks blocks regardless.
+    std::uint64_t epoch_ = 1;
+    unsigned blocks_in_epoch_ = 0;
     int pending_irq_ = -1;
     // The exit whose instruction still has to complete, and that instruction's length.
     Exit pending_{};

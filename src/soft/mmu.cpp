@@ -30,6 +30,13 @@ void Mmu::flush_all() {
         for (auto& e : t) e = {no_tag, no_tag, no_tag, nullptr, false};
 }
 
+void Mmu::add_code_page(std::uint8_t const* host_page) {
+    if (!code_pages_.insert(reinterpret_cast<std::uintptr_t>(host_page)).second) return;
+    for (auto& t : tlb_)
+        for (auto& e : t)
+            if (e.host == host_page) e.w = no_tag;
+}
+
 void Mmu::tlb_flush(bool global) {
     for (auto& t : tlb_)
         for (auto& e : t)
@@ -170,11 +177,13 @@ Mmu::Walk Mmu::translate(std::uint64_t gva, Access a) {
     // the D bit is set (so that the first write still walks and sets it).
     auto& en = tlb_[usr][(gva >> 12) & (tlb_size - 1)];
     std::uint64_t const tag = gva & ~0xfffull;
+    bool const code = wr && code_pages_.contains(reinterpret_cast<std::uintptr_t>(host));
+    code_hit_ |= code;
     bool const may_write = !(s.cr0 & cr0_pg) || ((writable || (!usr && !(s.cr0 & cr0_wp))) && dirty);
     if (en.host != host || en.r != tag) en = {no_tag, no_tag, no_tag, host, global};
     en.r = tag;
     if (!nx) en.x = tag;
-    if (may_write && wr) en.w = tag;   // marked dirty by the PhysMem::host() above
+    if (may_write && wr && !code) en.w = tag;   // marked dirty by the PhysMem::host() above
     return w;
 }
 
@@ -195,7 +204,6 @@ bool Mmu::access(std::uint64_t gva, void* buf, std::size_t len, Access a) {
         if (a == Access::write) {
             if (p) {
                 std::memcpy(p, b, chunk);
-                note_store(p, chunk);
             }   // else: not RAM, the write goes nowhere
         } else {
             std::memcpy(b, p ? p : ones_page + (gva & 0xfff), chunk);
@@ -218,7 +226,6 @@ bool Mmu::read(std::uint64_t gva, void* dst, std::size_t len) {
 bool Mmu::write(std::uint64_t gva, void const* src, std::size_t len) {
     if (std::uint8_t* p = lookup(gva, Access::write); p && (gva & 0xfff) + len <= 4096) {
         std::memcpy(p, src, len);
-        note_store(p, len);
         return true;
     }
     return access(gva, const_cast<void*>(src), len, Access::write);
@@ -261,7 +268,6 @@ std::optional<bool> Mmu::cmpxchg(std::uint64_t gva, void* expected, void const* 
         break;
     }
     }
-    if (ok) note_store(p, len);
     return ok;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 #include <linux/kvm.h>
 #include <cstdint>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 #include <memory>
@@ -61,9 +62,11 @@ public:
     // accesses whatever the CPL.
     void set_system(bool on) { system_ = on; }
 
-    // Stores that land in [lo, hi) of host memory set the flag (the running block's code).
-    void watch_code(std::uint8_t const* lo, std::uint8_t const* hi) { code_lo_ = lo; code_hi_ = hi; code_hit_ = false; }
+    // Pages the decode cache holds code from get no writable translations, so that every
+    // store to them takes the slow path, which raises code_written().
+    void add_code_page(std::uint8_t const* host_page);
     [[nodiscard]] bool code_written() const { return code_hit_; }
+    void clear_code_written() { code_hit_ = false; }
 
     // The vCPU's CPUID table and filtered MSRs (set by its owner).
     std::vector<kvm_cpuid_entry2>* cpuid_table = nullptr;
@@ -77,9 +80,6 @@ private:
         bool global;
     };
     [[nodiscard]] unsigned user() const { return s_->cpl == 3 && !system_; }
-    void note_store(std::uint8_t const* p, std::size_t len) {
-        if (p < code_hi_ && p + len > code_lo_) code_hit_ = true;
-    }
     bool access(std::uint64_t gva, void* buf, std::size_t len, Access a);
 
     CpuState* s_;
@@ -89,8 +89,7 @@ private:
     bool system_ = false;
     std::uint32_t pf_error_ = 0;
     std::uint64_t pf_addr_ = 0;
-    std::uint8_t const* code_lo_ = nullptr;
-    std::uint8_t const* code_hi_ = nullptr;
+    std::unordered_set<std::uintptr_t> code_pages_;
     bool code_hit_ = false;
 };
 
