@@ -8,7 +8,7 @@
 namespace kxen::soft {
 namespace {
 
-constexpr std::uint64_t rflags_rf = 1u << 16, rflags_vm = 1u << 17;
+constexpr std::uint64_t rflags_vm = 1u << 17;
 
 // The linear address of byte n of the instruction at RIP.
 std::uint64_t fetch_addr(CpuState const& s, bool long64, unsigned n) {
@@ -45,6 +45,17 @@ Got<Fetched> fetch_decode(std::span<const std::uint8_t> bytes, CpuState const& s
     }
 }
 
+
+
+bool same_xstate(CpuState const& a, CpuState const& b) {
+    return std::equal(std::begin(a.xmm), std::end(a.xmm), std::begin(b.xmm)) && a.mxcsr == b.mxcsr &&
+           std::memcmp(a.fpr, b.fpr, sizeof a.fpr) == 0 && a.fcw == b.fcw && a.fsw == b.fsw &&
+           a.ftwx == b.ftwx && a.fop == b.fop && a.fip == b.fip && a.fdp == b.fdp &&
+           a.xsave_ext == b.xsave_ext && a.xsave_ext_bv == b.xsave_ext_bv;
+}
+
+} // namespace
+
 Step class_checks(Row const& row, Decoded const& d, CpuState const& s) {
     if (d.lock && !(row.lockable && d.is_mem())) return fault(vec::ud, "#UD: lock prefix");
     if (row.mode == Mode::not64 && d.long64) return fault(vec::ud, "#UD: invalid in 64-bit mode");
@@ -70,44 +81,13 @@ Step class_checks(Row const& row, Decoded const& d, CpuState const& s) {
     return {};
 }
 
-// After a handler completed: RIP to the next instruction unless the handler transferred
-// control, and RF cleared, as once an instruction completes.
-void finish(Decoded const& d, Ctx const& ctx, CpuState& s) {
-    if (!ctx.jumped) {
-        s.rip += d.length;
-        if (!d.long64) s.rip &= s.cs_db ? 0xffffffff : 0xffff;
-    }
-    s.rflags &= ~rflags_rf;
-}
-
-bool same_xstate(CpuState const& a, CpuState const& b) {
-    return std::equal(std::begin(a.xmm), std::end(a.xmm), std::begin(b.xmm)) && a.mxcsr == b.mxcsr &&
-           std::memcmp(a.fpr, b.fpr, sizeof a.fpr) == 0 && a.fcw == b.fcw && a.fsw == b.fsw &&
-           a.ftwx == b.ftwx && a.fop == b.fop && a.fip == b.fip && a.fdp == b.fdp &&
-           a.xsave_ext == b.xsave_ext && a.xsave_ext_bv == b.xsave_ext_bv;
-}
-
-} // namespace
-
-namespace {
 // Kept out of line: the copy makes a frame of several KiB that the in-place path should not pay.
-[[gnu::noinline]] Step execute_on_copy(Decoded const& d, Row const& row, CpuState& state, Env& env) {
+Step execute_on_copy(Decoded const& d, Row const& row, CpuState& state, Env& env) {
     CpuState next = state;
     Ctx ctx{d, next, env};
     if (Step step = row.fn(ctx); !step) return step;
-    finish(d, ctx, next);
+    finish(d, ctx.jumped, next);
     state = next;
-    return {};
-}
-} // namespace
-
-Step execute(Decoded const& d, Row const& row, CpuState& state, Env& env) {
-    if (row.cls != Class::none || d.lock || row.mode == Mode::not64)
-        if (Step step = class_checks(row, d, state); !step) return step;
-    if (!row.in_place) return execute_on_copy(d, row, state, env);
-    Ctx ctx{d, state, env};
-    if (Step step = row.fn(ctx); !step) return step;
-    finish(d, ctx, state);
     return {};
 }
 
