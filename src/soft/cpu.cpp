@@ -367,17 +367,7 @@ Cpu::Flow Cpu::step_block() {
     std::uint8_t* host = mmu_.lookup(lin, Mmu::Access::fetch);
     if (!host) {
         auto w = mmu_.translate(lin, Mmu::Access::fetch);
-        if (!w.host && w.ram) {
-            Fault f{vec::pf, w.error, lin, true};
-            mmu_.set_system(true);
-            Delivered d = raise(s_, mmu_, f);
-            mmu_.set_system(false);
-            if (d == Delivered::triple_fault) {
-                run_->exit_reason = KVM_EXIT_SHUTDOWN;
-                return Flow::exit;
-            }
-            return Flow::next;
-        }
+        if (!w.host && w.ram) return fault(Fault{vec::pf, w.error, lin, true});
         if (!w.host) return internal(fmt::format("instruction fetch outside RAM at rip {:#x} (gpa {:#x})", s_.rip, w.gpa));
         host = w.host;
     }

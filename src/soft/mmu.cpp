@@ -66,6 +66,8 @@ Mmu::Walk Mmu::translate(std::uint64_t gva, Access a) {
         unsigned n = 0;
         auto fail = [&](std::uint32_t extra) {
             w.error = ec_base | extra;
+            pf_error_ = w.error;
+            pf_addr_ = gva;
             return w;
         };
         auto entry = [&](std::uint64_t pa, bool wide, std::uint64_t& out) -> bool {
@@ -194,11 +196,7 @@ bool Mmu::access(std::uint64_t gva, void* buf, std::size_t len, Access a) {
         std::uint8_t* p = lookup(gva, a);
         if (!p) {
             Walk w = translate(gva, a);
-            if (!w.host && w.ram) {
-                pf_error_ = w.error;
-                pf_addr_ = gva;
-                return false;
-            }
+            if (!w.host && w.ram) return false;
             p = w.host;
         }
         if (a == Access::write) {
@@ -243,11 +241,7 @@ std::optional<bool> Mmu::cmpxchg(std::uint64_t gva, void* expected, void const* 
     std::uint8_t* p = lookup(gva, Access::write);
     if (!p) {
         Walk w = translate(gva, Access::write);
-        if (!w.host && w.ram) {
-            pf_error_ = w.error;
-            pf_addr_ = gva;
-            return std::nullopt;
-        }
+        if (!w.host && w.ram) return std::nullopt;
         if (!w.host) return Env::cmpxchg(gva, expected, desired, len);
         p = w.host;
     }

@@ -25,7 +25,8 @@ public:
         bool ram = true;                // translated, but the page is not RAM (reads see all-ones)
         std::uint32_t error = 0;        // #PF error code on a fault
     };
-    // Translate one address for one access at the vCPU's privilege, filling the TLB.
+    // Translate one address for one access at the vCPU's privilege, filling the TLB. A fault
+    // is also kept for pf_error()/pf_addr().
     Walk translate(std::uint64_t gva, Access a);
 
     // The host address of [gva, gva+len) within one page for an access, or null (then
