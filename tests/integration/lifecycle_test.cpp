@@ -6,6 +6,19 @@
 
 using namespace std::chrono_literals;
 using kxen::test::Host;
+using kxen::test::accel;
+
+// kxend says which accelerator runs its guests, in its log and in `kxl info`.
+TEST(Lifecycle, InfoNamesTheAccelerator) {
+    KXEN_REQUIRE_ACCEL();
+    Host h;
+    ASSERT_TRUE(h.started());
+    auto r = h.kxl({"info"});
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("xen_commandline        : accel=" + accel()), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(accel() == "soft" ? "kxen (software vCPU)" : "kxen (KVM)"), std::string::npos) << r.out;
+    EXPECT_NE(h.kxend_log().find("accelerator: " + accel()), std::string::npos) << h.kxend_log();
+}
 
 TEST(Lifecycle, CreateShowsBannerThenPoweroffRemovesDomain) {
     KXEN_REQUIRE_ACCEL();
