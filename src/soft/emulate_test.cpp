@@ -19,8 +19,8 @@ TEST(Emulate, UnsupportedNamesTheBytes) {
     EXPECT_EQ(r.outcome, Outcome::unsupported);
     EXPECT_EQ(r.what, "unsupported instruction 0f 58 c1 (addps/addpd/addss/addsd)");
     EXPECT_EQ(s.rip, before.rip);
-    r = run({0x0f, 0x34}, s, env);
-    EXPECT_EQ(r.what, "unsupported instruction 0f 34 (sysenter)");
+    r = run({0x0f, 0x0b}, s, env);
+    EXPECT_EQ(r.what, "unsupported instruction 0f 0b (ud2)");
     r = run({0x90}, s, env);   // not a fallback instruction at all
     EXPECT_EQ(r.outcome, Outcome::unsupported);
 }

@@ -13,7 +13,7 @@ Step tsc_allowed(Ctx const& c) {
 
 Step rdtsc(Ctx& c) {
     if (auto r = tsc_allowed(c); !r) return r;
-    std::uint64_t const t = c.env.rdtsc();
+    std::uint64_t const t = c.env.rdtsc() + c.s.msr.tsc_offset;   // IA32_TSC writes set the offset
     c.set(rax, 4, t & 0xffffffff);
     c.set(rdx, 4, t >> 32);
     return {};

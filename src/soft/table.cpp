@@ -6,7 +6,8 @@ namespace kxen::soft {
 namespace {
 
 constexpr std::array families = {sse_rows,    x87_rows,     x87_arith_rows, xsave_rows,
-                                 bitops_rows, bmi_rows,     cmpxchg_rows,   system_rows};
+                                 bitops_rows, bmi_rows,     cmpxchg_rows,   system_rows,
+                                 sys_seg_rows, sys_int_rows, sys_ctl_rows,  sys_msr_rows};
 
 bool prefix_matches(Pfx p, std::uint8_t mandatory) {
     switch (p) {

@@ -1,0 +1,1 @@
+#include "soft/test_env.hpp"
