@@ -1,0 +1,339 @@
+// The software vCPU running small ring-0/ring-3 guest programs (guest.S): paging, exceptions,
+// privilege changes, fast system calls, interrupts, self-modifying code, SMP atomics, kicks
+// and dirty logging, all without kxend.
+#include <gtest/gtest.h>
+#include <fmt/format.h>
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include "guest_machine.hpp"
+
+namespace kxen::soft::systest {
+namespace {
+
+constexpr std::uint64_t pf_p = 1, pf_w = 2, pf_u = 4, pf_i = 0x10;
+
+class SoftSystem : public ::testing::Test {
+protected:
+    Machine m;
+    CpuState& s() { return m.cpu->state(); }
+    std::uint64_t gpr(unsigned r) { return m.cpu->state().gpr[r]; }
+    // Runs the current program to its hlt.
+    void run_to_hlt() {
+        auto const r = m.run();
+        ASSERT_EQ(r, KVM_EXIT_HLT) << "exit " << r << " at rip " << std::hex << s().rip << ": "
+                                   << m.cpu->internal_error();
+    }
+    void expect_fault(unsigned vec, std::uint64_t err, std::uint64_t rip) {
+        EXPECT_EQ(m.report(R_COUNT), 1u);
+        EXPECT_EQ(m.report(R_VEC), vec);
+        EXPECT_EQ(m.report(R_ERR), err);
+        EXPECT_EQ(m.report(R_RIP), rip);
+    }
+};
+
+TEST_F(SoftSystem, AccessedAndDirtyBitsSetByTheWalk) {
+    m.start(E_PAGING_AD);
+    run_to_hlt();
+    EXPECT_EQ(m.pte(DATA + 0x1000) & (pte_a | pte_d), pte_a) << "read page";
+    EXPECT_EQ(m.pte(DATA + 0x2000) & (pte_a | pte_d), pte_a | pte_d) << "written page";
+    EXPECT_EQ(m.pte(DATA + 0x3000) & (pte_a | pte_d), 0u) << "untouched page";
+    EXPECT_EQ(m.pte(m.entry(E_PAGING_AD)) & (pte_a | pte_d), pte_a) << "code page is fetched, not written";
+    EXPECT_TRUE(m.get<std::uint64_t>(PML4) & pte_a);
+    EXPECT_TRUE(m.get<std::uint64_t>(PD) & pte_a);
+    EXPECT_EQ(m.get<std::uint64_t>(DATA + 0x2000), 1u);
+}
+
+TEST_F(SoftSystem, NxFetchFaults) {
+    m.pte(0x9000) |= pte_nx;
+    m.start(E_JMP_RAX);
+    s().gpr[rax] = 0x9000;
+    run_to_hlt();
+    expect_fault(14, pf_p | pf_i, 0x9000);
+    EXPECT_EQ(m.report(R_CR2), 0x9000u);
+    EXPECT_EQ(s().cr2, 0x9000u);
+}
+
+TEST_F(SoftSystem, NotPresentReadFaults) {
+    m.pte(0xe000) = 0;
+    m.start(E_READ_RAX);
+    s().gpr[rax] = 0xe010;
+    run_to_hlt();
+    expect_fault(14, 0, gpr(15));
+    EXPECT_EQ(m.report(R_CR2), 0xe010u);
+}
+
+TEST_F(SoftSystem, NonCanonicalReadIsGp0) {
+    m.start(E_READ_RAX);
+    s().gpr[rax] = 0x0000800000000000;
+    run_to_hlt();
+    expect_fault(13, 0, gpr(15));
+}
+
+TEST_F(SoftSystem, WriteProtectStopsSupervisorWrites) {
+    m.pte(0xa000) &= ~pte_rw;
+    m.start(E_WRITE_RAX);
+    s().gpr[rax] = 0xa008;
+    run_to_hlt();
+    expect_fault(14, pf_p | pf_w, gpr(15));
+    EXPECT_EQ(m.report(R_CR2), 0xa008u);
+    EXPECT_EQ(m.get<std::uint64_t>(0xa008), 0u);
+}
+
+TEST_F(SoftSystem, WithoutWpSupervisorWritesReadOnlyPages) {
+    m.pte(0xa000) &= ~pte_rw;
+    s().cr0 &= ~(1ull << 16);
+    m.start(E_WRITE_RAX);
+    s().gpr[rax] = 0xa008;
+    run_to_hlt();
+    EXPECT_EQ(m.report(R_COUNT), 0u);
+    EXPECT_EQ(m.get<std::uint64_t>(0xa008), 0x5au);
+    EXPECT_EQ(m.pte(0xa000) & pte_d, pte_d);
+}
+
+TEST_F(SoftSystem, TwoMegAndOneGigPages) {
+    m.put<std::uint64_t>(DATA, 0xfeedface);
+    m.start(E_BIGPAGES);
+    run_to_hlt();
+    EXPECT_EQ(m.get<std::uint64_t>(BIG_2M + 0x10), 0x1234u);
+    EXPECT_EQ(gpr(rbx), 0x1234u) << "the 2 MiB alias sees the store";
+    EXPECT_EQ(gpr(rcx), 0xfeedfaceu) << "read through the 1 GiB page";
+    EXPECT_EQ(m.get<std::uint64_t>(DATA + 8), 0x77u) << "write through the 1 GiB page";
+    EXPECT_EQ(m.pde(BIG_2M >> 21) & (pte_a | pte_d), pte_a | pte_d);
+    EXPECT_EQ(m.pde(ALIAS_2M >> 21) & (pte_a | pte_d), pte_a);
+    EXPECT_EQ(m.get<std::uint64_t>(PDPT + 8) & (pte_a | pte_d), pte_a | pte_d);
+}
+
+TEST_F(SoftSystem, InvlpgDropsAStaleTranslation) {
+    m.pte(0xb000) = 0xc000 | pte_p | pte_rw;
+    m.put<std::uint64_t>(0xc000, 0x1111);
+    m.put<std::uint64_t>(0xd000, 0x2222);
+    m.start(E_INVLPG);
+    run_to_hlt();
+    EXPECT_EQ(gpr(rbx), 0x1111u);
+    EXPECT_EQ(gpr(rcx), 0x1111u) << "the TLB keeps the old translation until invlpg";
+    EXPECT_EQ(gpr(rdx), 0x2222u) << "invlpg makes the new one visible";
+}
+
+TEST_F(SoftSystem, GpWithTheSelector) {
+    m.start(E_GP_SEL);
+    run_to_hlt();
+    expect_fault(13, 0x78, gpr(15));
+}
+
+TEST_F(SoftSystem, UdOnUd2) {
+    m.start(E_UD);
+    run_to_hlt();
+    expect_fault(6, 0, gpr(15));
+}
+
+TEST_F(SoftSystem, DeOnDivideByZero) {
+    m.start(E_DE);
+    run_to_hlt();
+    expect_fault(0, 0, gpr(15));
+}
+
+TEST_F(SoftSystem, BpPushesTheNextRipAndIretqReturns) {
+    m.put<std::uint64_t>(REPORT + R_RESUME, 1);
+    m.start(E_BP);
+    run_to_hlt();
+    expect_fault(3, 0, gpr(15));
+    EXPECT_EQ(s().rip, gpr(15) + 1) << "back at the hlt after int3, past it";
+    EXPECT_EQ(m.report(R_CS), SEL_KCODE);
+    EXPECT_EQ(m.report(R_RSP), STACK0_TOP);
+    EXPECT_EQ(s().gpr[rsp], STACK0_TOP);
+}
+
+TEST_F(SoftSystem, IstSwitchesStacks) {
+    m.put<std::uint64_t>(REPORT + R_RESUME, 1);
+    m.start(E_IST);
+    run_to_hlt();
+    EXPECT_EQ(m.report(R_VEC), 0x41u);
+    EXPECT_EQ(m.report(R_ENTRY_RSP), IST1_TOP - 40);
+    EXPECT_EQ(m.report(R_RSP), STACK0_TOP);
+    EXPECT_EQ(s().gpr[rsp], STACK0_TOP);
+}
+
+TEST_F(SoftSystem, UserFaultComesBackToRing0OnRsp0) {
+    m.start(E_TO_USER);
+    s().gpr[rdi] = m.entry(E_USER_PF);
+    s().gpr[rsp] = STACK0_TOP - 0x1000;   // RSP0 is elsewhere: the switch must use the TSS
+    s().gpr[rax] = DATA;
+    run_to_hlt();
+    expect_fault(14, pf_p | pf_u, gpr(15));
+    EXPECT_EQ(m.report(R_CR2), DATA);
+    EXPECT_EQ(m.report(R_CS), SEL_UCODE | 3u);
+    EXPECT_EQ(m.report(R_SS), SEL_UDATA | 3u);
+    EXPECT_EQ(m.report(R_RSP), USER_STACK_TOP);
+    EXPECT_EQ(m.report(R_ENTRY_RSP), STACK0_TOP - 40);
+    EXPECT_EQ(s().cpl, 0u);
+    EXPECT_EQ(s().seg[cs].sel, SEL_KCODE);
+}
+
+TEST_F(SoftSystem, UserWriteToReadOnlyUserPage) {
+    m.start(E_TO_USER);
+    s().gpr[rdi] = m.entry(E_USER_PF);
+    s().gpr[rax] = PERCPU_USER;
+    s().gpr[rcx] = PERCPU_USER;
+    run_to_hlt();
+    expect_fault(14, pf_p | pf_w | pf_u, gpr(15));
+    EXPECT_EQ(m.report(R_CR2), PERCPU_USER);
+}
+
+TEST_F(SoftSystem, UserIntThroughDpl0GateIsGp) {
+    m.start(E_TO_USER);
+    s().gpr[rdi] = m.entry(E_USER_INT);
+    run_to_hlt();
+    expect_fault(13, 0x41 * 8 + 2, gpr(15));
+    EXPECT_EQ(m.report(R_CS), SEL_UCODE | 3u);
+}
+
+TEST_F(SoftSystem, SyscallSysretAndSwapgs) {
+    m.put<std::uint64_t>(PERCPU_KERNEL, 0x6b65726e);
+    m.put<std::uint64_t>(PERCPU_USER, 0x75736572);
+    m.start(E_SYSCALL);
+    s().gpr[rdi] = m.entry(E_USER_SYSCALL);
+    run_to_hlt();
+    EXPECT_EQ(m.report(R_COUNT), 0u) << "vector " << m.report(R_VEC) << " at " << std::hex << m.report(R_RIP);
+    EXPECT_EQ(gpr(rsi), 0x75736572u) << "user GS base after sysret";
+    EXPECT_EQ(gpr(rax), 0x6b65726eu) << "kernel GS base after swapgs";
+    EXPECT_EQ(gpr(rbx), 0x75736572u) << "user GS base after the second swapgs";
+    EXPECT_EQ(gpr(13), gpr(15)) << "RCX: the return address";
+    EXPECT_EQ(gpr(14) & ~0x10000ull, 0x202u) << "R11: the user RFLAGS";
+    EXPECT_EQ(gpr(8), SEL_KCODE);
+    EXPECT_EQ(gpr(9), SEL_KDATA);
+    EXPECT_EQ(s().cpl, 0u);
+    EXPECT_EQ(s().rflags & 0x200, 0u) << "SFMASK clears IF";
+    EXPECT_EQ(s().seg[gs].base, PERCPU_USER);
+    EXPECT_EQ(s().msr.kernel_gs_base, PERCPU_KERNEL);
+    EXPECT_EQ(s().gpr[rsp], USER_STACK_TOP) << "syscall leaves RSP alone";
+}
+
+TEST_F(SoftSystem, InterruptWaitsOutTheStiShadow) {
+    m.put<std::uint64_t>(REPORT + R_RESUME, 1);
+    m.start(E_STI);
+    ASSERT_EQ(m.run(), KVM_EXIT_IO);
+    EXPECT_EQ(m.cpu->run_state()->io.port, 0x80);
+    m.cpu->interrupt(0x50);
+    run_to_hlt();
+    EXPECT_EQ(m.report(R_COUNT), 1u);
+    EXPECT_EQ(m.report(R_VEC), 0x50u);
+    EXPECT_EQ(m.report(R_RIP), gpr(15)) << "taken right after the instruction that follows sti";
+    EXPECT_EQ(gpr(8), 3u);
+}
+
+TEST_F(SoftSystem, StoreIntoTheNextInstructionOfTheBlock) {
+    m.start(E_SMC_SAME);
+    run_to_hlt();
+    EXPECT_EQ(gpr(rbx), 0x22222222u);
+}
+
+TEST_F(SoftSystem, StoreThroughAnotherLinearAlias) {
+    m.start(E_SMC_ALIAS);
+    run_to_hlt();
+    EXPECT_EQ(gpr(rbx), 0x33333333u);
+}
+
+TEST_F(SoftSystem, HostWriteBetweenRuns) {
+    m.start(E_SMC_HOST);
+    run_to_hlt();
+    EXPECT_EQ(gpr(rbx), 0x11111111u);
+    m.put<std::uint32_t>(m.entry(E_SMC_HOST) + 1, 0x44444444);
+    run_to_hlt();
+    EXPECT_EQ(gpr(rbx), 0x44444444u);
+}
+
+TEST_F(SoftSystem, BootFromProtectedModeToLongMode) {
+    auto& st = s();
+    st.cr0 = 0x11;
+    st.cr4 = 0;
+    st.efer = 0;
+    st.cr3 = 0;
+    st.seg[cs] = {0, 0xffffffff, SEL_KCODE32, attr_code32};
+    st.long_mode = st.cs_l = false;
+    st.cs_db = true;
+    st.idtr = {0, 0x3ff};
+    st.tr = {0, 0xffff, 0, 0x8b};
+    m.put<std::uint64_t>(REPORT + R_RESUME, 1);
+    m.start(E_BOOT32);
+    auto const r = m.run();
+    ASSERT_EQ(r, KVM_EXIT_IO) << "rip " << std::hex << st.rip << " " << m.cpu->internal_error();
+    EXPECT_EQ(m.cpu->run_state()->io.port, 0x80);
+    EXPECT_EQ(m.io_value(), 0xb007u);
+    EXPECT_EQ(m.report(R_COUNT), 1u);
+    EXPECT_EQ(m.report(R_VEC), 3u);
+    EXPECT_TRUE(st.long_mode && st.cs_l);
+    EXPECT_EQ(st.efer & 0xd00, 0xd00u);
+    EXPECT_EQ(st.seg[cs].sel, SEL_KCODE);
+    EXPECT_EQ(st.tr.sel, SEL_TSS);
+    EXPECT_EQ(st.tr.attr & 0xf, 0xbu) << "ltr marks the TSS busy";
+    EXPECT_EQ(st.idtr.base, IDT_BASE);
+    EXPECT_EQ(st.gdtr.limit, 9 * 8 - 1);
+}
+
+TEST_F(SoftSystem, LockXaddFromTwoCpus) {
+    constexpr std::uint64_t counter = DATA + 0x3000, n = 10'000'000;
+    auto other = m.new_cpu(1);
+    std::uint32_t r0 = 0, r1 = 0;
+    for (Cpu* c : {m.cpu.get(), other.get()}) {
+        m.start(E_XADD, c);
+        c->state().gpr[rdi] = counter;
+        c->state().gpr[rcx] = n;
+    }
+    auto const t0 = std::chrono::steady_clock::now();
+    std::thread t([&] { r1 = m.run(other.get(), std::chrono::seconds(50)); });
+    r0 = m.run(m.cpu.get(), std::chrono::seconds(50));
+    t.join();
+    double const secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ASSERT_EQ(r0, KVM_EXIT_HLT) << m.cpu->internal_error();
+    ASSERT_EQ(r1, KVM_EXIT_HLT) << other->internal_error();
+    EXPECT_EQ(m.get<std::uint32_t>(counter), 2 * n);
+    std::uint64_t const insns = m.cpu->instructions() + other->instructions();
+    fmt::print("lock xadd: {} instructions on 2 vCPUs in {:.2f} s ({:.1f} M/s)\n", insns, secs, insns / secs / 1e6);
+}
+
+TEST_F(SoftSystem, KickStopsASpinningGuest) {
+    m.start(E_SPIN);
+    double worst = 0;
+    for (int i = 0; i < 5; ++i) {
+        std::atomic<std::int64_t> kicked_at{0};
+        std::thread k([&] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            kicked_at = std::chrono::steady_clock::now().time_since_epoch().count();
+            m.cpu->kick();
+        });
+        bool const exited = m.cpu->run();
+        auto const back = std::chrono::steady_clock::now().time_since_epoch().count();
+        k.join();
+        EXPECT_FALSE(exited) << "exit " << m.cpu->run_state()->exit_reason << " " << m.cpu->internal_error();
+        double const us = static_cast<double>(back - kicked_at.load()) / 1e3;
+        worst = std::max(worst, us);
+        EXPECT_LT(us, 100'000.0);
+    }
+    fmt::print("kick to run() return: worst {:.1f} us of 5\n", worst);
+    EXPECT_EQ(s().rip, m.entry(E_SPIN));
+}
+
+std::vector<unsigned> dirty_pages(Machine& m) {
+    std::uint64_t bits[dirty_size / 4096 / 64] = {};
+    EXPECT_TRUE(m.phys.get_dirty_log(1, bits));
+    std::vector<unsigned> pages;
+    for (unsigned i = 0; i < dirty_size / 4096; ++i)
+        if (bits[i / 64] >> (i % 64) & 1) pages.push_back(i);
+    return pages;
+}
+
+TEST_F(SoftSystem, DirtyLogShowsExactlyTheWrittenPages) {
+    m.enable_dirty_slot();
+    m.start(E_DIRTY);
+    s().gpr[rdi] = DIRTY_GPA;
+    run_to_hlt();
+    EXPECT_EQ(dirty_pages(m), (std::vector<unsigned>{1, 5, 17}));
+    EXPECT_EQ(dirty_pages(m), std::vector<unsigned>{}) << "fetch-and-clear";
+    run_to_hlt();
+    EXPECT_EQ(dirty_pages(m), (std::vector<unsigned>{1, 3})) << "a page written again after a get";
+    EXPECT_EQ(m.dirty_host()[0x1000], 2);
+}
+
+} // namespace
+} // namespace kxen::soft::systest
