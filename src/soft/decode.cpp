@@ -259,10 +259,11 @@ prefixes_done:
     }
     d.imm_size = static_cast<std::uint8_t>(immediate_size(d));
     if (d.imm_size) {
-        // Only the first immediate is kept (enter's imm8 and far pointers' selector are not).
+        // Far pointers' selector is not kept; enter's level goes to imm2.
         unsigned const first = d.imm_size == 3 ? 2 : d.imm_size == 6 ? 4 : d.imm_size;
         std::uint64_t rest = 0;
         if (!r.take(first, d.imm) || !r.take(d.imm_size - first, rest)) return stop(DecodeStatus::truncated);
+        if (d.imm_size == 3) d.imm2 = static_cast<std::uint8_t>(rest);
     }
     d.length = static_cast<std::uint8_t>(r.pos());
     return DecodeStatus::ok;

@@ -169,7 +169,7 @@ TEST(Describe, UnsupportedAndBroken) {
     EXPECT_EQ(describe(Bytes{0x0f, 0x34}), "0f 34 (sysenter)");
     EXPECT_EQ(describe(Bytes{0x0f, 0x01, 0xc1}), "0f 01 c1 (vmcall)");
     EXPECT_EQ(describe(Bytes{0xc5, 0xf5, 0xef, 0xc2}), "c5 f5 ef c2 (vex)");
-    EXPECT_EQ(describe(Bytes{0x90}), "90 (unknown)");
+    EXPECT_EQ(describe(Bytes{0xd6}), "d6 (unknown)");
     EXPECT_EQ(describe(Bytes{0x66, 0x0f, 0xef}), "66 0f ef (truncated)");
 }
 

@@ -74,6 +74,7 @@ std::string operand(Decoded const& d, char c) {
     case 'G': return gpr(d, d.reg(), d.op_size);
     case 'E': return mem ? memory(d) : gpr(d, d.rm(), d.op_size);
     case 'B': return mem ? memory(d) : gpr(d, d.rm(), 1);
+    case 'R': return gpr(d, d.reg(), 1);
     case 'Y': return gpr(d, d.reg(), wsize);
     case 'Z': return mem ? memory(d) : gpr(d, d.rm(), wsize);
     case 'H': return gpr(d, d.vex_vvvv, wsize);

@@ -47,6 +47,7 @@ Got<Fetched> fetch_decode(std::span<const std::uint8_t> bytes, CpuState const& s
 
 Step class_checks(Row const& row, Decoded const& d, CpuState const& s) {
     if (d.lock && !(row.lockable && d.is_mem())) return fault(vec::ud, "#UD: lock prefix");
+    if (row.mode == Mode::not64 && d.long64) return fault(vec::ud, "#UD: invalid in 64-bit mode");
     switch (row.cls) {
     case Class::none:
         return {};

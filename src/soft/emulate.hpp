@@ -105,8 +105,10 @@ public:
     virtual bool read(std::uint64_t gva, void* dst, std::size_t len) = 0;    // false: #PF/unmapped
     virtual bool write(std::uint64_t gva, void const* src, std::size_t len) = 0;
     virtual std::uint64_t rdtsc() = 0;  // the guest's TSC now
-    // `lock cmpxchg8b/16b`: if the len bytes at gva equal *expected, store *desired and return
-    // true; else copy the current bytes into *expected and return false; nullopt: #PF.
+    // Locked read-modify-writes (lock add/or/xadd/cmpxchg/bts ..., xchg with memory) with len
+    // 1, 2, 4 or 8, and cmpxchg8b/16b with 8 or 16: if the len bytes at gva equal *expected,
+    // store *desired and return true; else copy the current bytes into *expected and return
+    // false; nullopt: #PF. Callers retry until it stores, so it may fail spuriously.
     // This default is read-compare-write, atomic only while no other vCPU of the guest runs;
     // the glue should override it with a host atomic on its mapping of guest RAM.
     virtual std::optional<bool> cmpxchg(std::uint64_t gva, void* expected, void const* desired,
@@ -195,6 +197,7 @@ struct Decoded {
     std::int64_t disp = 0;             // sign-extended (moffs: zero-extended)
     std::uint8_t imm_size = 0;         // total immediate bytes (enter has 2+1)
     std::uint64_t imm = 0;             // first immediate, zero-extended
+    std::uint8_t imm2 = 0;             // enter's second immediate (the nesting level)
     std::uint8_t op_size = 4;          // operand size in bytes: 2, 4, 8
     std::uint8_t addr_size = 8;        // address size in bytes: 2, 4, 8
     bool long64 = false;               // decoded as 64-bit code

@@ -236,6 +236,27 @@ Step invlpg(Ctx& c) {
     return {};
 }
 
+// invpcid: the translation caches do not tag entries by PCID, so a single context flushes all
+// non-global entries.
+Step invpcid(Ctx& c) {
+    if (auto r = ring0(c, "invpcid"); !r) return r;
+    std::uint64_t const type = c.get(c.d.reg(), c.d.long64 ? 8 : 4);
+    std::uint64_t desc[2] = {0, 0};
+    if (auto r = c.read(c.mem_addr(), desc, 16); !r) return r;
+    if (type > 3) return fault(vec::gp, 0, "#GP: invpcid type above 3");
+    if (desc[0] >> 12) return fault(vec::gp, 0, "#GP: invpcid descriptor reserved bits set");
+    if ((type == 0 || type == 1) && (desc[0] & 0xfff) && !(c.s.cr4 & cr4_pcide))
+        return fault(vec::gp, 0, "#GP: invpcid of a non-zero PCID with CR4.PCIDE clear");
+    switch (type) {
+    case 0:
+        if (!canonical(c.s, desc[1])) return fault(vec::gp, 0, "#GP: invpcid of a non-canonical address");
+        c.env.tlb_flush_page(desc[1]);
+        return {};
+    case 2: c.env.tlb_flush(true); return {};
+    default: c.env.tlb_flush(false); return {};
+    }
+}
+
 // Guest RAM is ordinary coherent host memory: there is no cache for these to act on.
 Step cache_op(Ctx& c) { return ring0(c, "wbinvd/invd"); }
 
@@ -312,28 +333,86 @@ Step in_out(Ctx& c) {
     return exit_to_owner(Exit{.kind = ExitKind::io, .write = write, .size = static_cast<std::uint8_t>(size), .port = port, .value = value});
 }
 
+// lar/lsl/verr/verw: whether the selector names a segment the current CPL and the RPL may see;
+// they report through ZF and fault only on the operand or the descriptor read itself.
+struct Visible {
+    bool ok;
+    Desc d;
+};
+
+Got<Visible> visible(Ctx& c, std::uint16_t sel) {
+    if ((sel & ~3u) == 0) return Visible{false, {}};
+    auto d = read_desc(c.s, c.env, sel);
+    if (!d) {
+        if (d.error().fault.vector == vec::gp) return Visible{false, {}};
+        return std::unexpected(d.error());
+    }
+    bool const ok = (d->s() && d->conforming()) || (d->dpl() >= c.s.cpl && d->dpl() >= (sel & 3u));
+    return Visible{ok, *d};
+}
+
+void set_zf(Ctx& c, bool z) { c.s.rflags = z ? c.s.rflags | fl::zf : c.s.rflags & ~fl::zf; }
+
+template <bool Write> Step verify(Ctx& c) {
+    auto v = c.rm_get(2);
+    if (!v) return std::unexpected(v.error());
+    auto r = visible(c, static_cast<std::uint16_t>(*v));
+    if (!r) return std::unexpected(r.error());
+    bool const usable = r->ok && r->d.s() && (Write ? r->d.writable_data() : r->d.readable());
+    set_zf(c, usable);
+    return {};
+}
+
+// System descriptor types lar (Lsl false) or lsl (true) accept; long mode has fewer.
+bool system_type_ok(CpuState const& s, unsigned type, bool lsl) {
+    if (s.long_mode) return type == 2 || type == 9 || type == 11 || (!lsl && type == 12);
+    switch (type) {
+    case 1: case 2: case 3: case 9: case 11: return true;
+    case 4: case 5: case 12: return !lsl;
+    default: return false;
+    }
+}
+
+template <bool Lsl> Step lar_lsl(Ctx& c) {
+    auto v = c.rm_get(2);
+    if (!v) return std::unexpected(v.error());
+    auto r = visible(c, static_cast<std::uint16_t>(*v));
+    if (!r) return std::unexpected(r.error());
+    bool const ok = r->ok && (r->d.s() || system_type_ok(c.s, r->d.type(), Lsl));
+    set_zf(c, ok);
+    if (!ok) return {};
+    std::uint64_t const value = Lsl ? to_segment(r->d.raw, 0).limit : (r->d.raw >> 32) & 0x00f0ff00;
+    c.set(c.d.reg(), c.d.op_size == 2 ? 2 : 4, value);
+    return {};
+}
+
 constexpr Row rows[] = {
-    {.name = "mov", .opcode = 0x20, .fn = mov_cr},
-    {.name = "mov", .opcode = 0x22, .fn = mov_cr},
-    {.name = "mov", .opcode = 0x21, .fn = mov_dr},
-    {.name = "mov", .opcode = 0x23, .fn = mov_dr},
+    {.name = "verr", .ops = "E", .opcode = 0x00, .pfx = Pfx::any, .reg = 4, .fn = verify<false>},
+    {.name = "verw", .ops = "E", .opcode = 0x00, .pfx = Pfx::any, .reg = 5, .fn = verify<true>},
+    {.name = "lar", .ops = "GE", .opcode = 0x02, .pfx = Pfx::any, .fn = lar_lsl<false>},
+    {.name = "lsl", .ops = "GE", .opcode = 0x03, .pfx = Pfx::any, .fn = lar_lsl<true>},
+    {.name = "mov", .opcode = 0x20, .pfx = Pfx::any, .fn = mov_cr},
+    {.name = "mov", .opcode = 0x22, .pfx = Pfx::any, .fn = mov_cr},
+    {.name = "mov", .opcode = 0x21, .pfx = Pfx::any, .fn = mov_dr},
+    {.name = "mov", .opcode = 0x23, .pfx = Pfx::any, .fn = mov_dr},
     {.name = "clts", .opcode = 0x06, .fn = clts},
-    {.name = "smsw", .ops = "E", .opcode = 0x01, .reg = 4, .fn = smsw},
-    {.name = "lmsw", .ops = "E", .opcode = 0x01, .reg = 6, .fn = lmsw},
+    {.name = "smsw", .ops = "E", .opcode = 0x01, .pfx = Pfx::any, .reg = 4, .fn = smsw},
+    {.name = "lmsw", .ops = "E", .opcode = 0x01, .pfx = Pfx::any, .reg = 6, .fn = lmsw},
     {.name = "sgdt", .ops = "M", .opcode = 0x01, .mod = Mod::mem, .reg = 0, .fn = store_table<false>},
     {.name = "sidt", .ops = "M", .opcode = 0x01, .mod = Mod::mem, .reg = 1, .fn = store_table<true>},
     {.name = "lgdt", .ops = "M", .opcode = 0x01, .mod = Mod::mem, .reg = 2, .fn = load_table<false>},
     {.name = "lidt", .ops = "M", .opcode = 0x01, .mod = Mod::mem, .reg = 3, .fn = load_table<true>},
     {.name = "invlpg", .ops = "M", .opcode = 0x01, .mod = Mod::mem, .reg = 7, .fn = invlpg},
-    {.name = "sldt", .ops = "E", .opcode = 0x00, .reg = 0, .fn = store_sel<false>},
-    {.name = "str", .ops = "E", .opcode = 0x00, .reg = 1, .fn = store_sel<true>},
-    {.name = "lldt", .ops = "E", .opcode = 0x00, .reg = 2, .fn = lldt},
-    {.name = "ltr", .ops = "E", .opcode = 0x00, .reg = 3, .fn = ltr},
+    {.name = "sldt", .ops = "E", .opcode = 0x00, .pfx = Pfx::any, .reg = 0, .fn = store_sel<false>},
+    {.name = "str", .ops = "E", .opcode = 0x00, .pfx = Pfx::any, .reg = 1, .fn = store_sel<true>},
+    {.name = "lldt", .ops = "E", .opcode = 0x00, .pfx = Pfx::any, .reg = 2, .fn = lldt},
+    {.name = "ltr", .ops = "E", .opcode = 0x00, .pfx = Pfx::any, .reg = 3, .fn = ltr},
+    {.name = "invpcid", .ops = "GM", .map = Map::m0f38, .opcode = 0x82, .pfx = Pfx::p66, .mod = Mod::mem, .fn = invpcid},
     {.name = "invd", .opcode = 0x08, .fn = cache_op},
     {.name = "wbinvd", .opcode = 0x09, .fn = cache_op},
-    {.name = "hlt", .map = Map::one, .opcode = 0xf4, .fn = hlt},
-    {.name = "cli", .map = Map::one, .opcode = 0xfa, .fn = cli},
-    {.name = "sti", .map = Map::one, .opcode = 0xfb, .fn = sti},
+    {.name = "hlt", .map = Map::one, .opcode = 0xf4, .pfx = Pfx::any, .fn = hlt},
+    {.name = "cli", .map = Map::one, .opcode = 0xfa, .pfx = Pfx::any, .fn = cli},
+    {.name = "sti", .map = Map::one, .opcode = 0xfb, .pfx = Pfx::any, .fn = sti},
     {.name = "cpuid", .opcode = 0xa2, .fn = cpuid},
     {.name = "xsetbv", .opcode = 0x01, .mod = Mod::reg, .reg = 2, .rm = 1, .fn = xsetbv},
     {.name = "rdpmc", .opcode = 0x33, .fn = no_pmc},
@@ -341,14 +420,14 @@ constexpr Row rows[] = {
     {.name = "mwait", .opcode = 0x01, .mod = Mod::reg, .reg = 1, .rm = 1, .fn = no_monitor},
     {.name = "vmcall", .opcode = 0x01, .mod = Mod::reg, .reg = 0, .rm = 1, .fn = hypercall},
     {.name = "vmmcall", .opcode = 0x01, .mod = Mod::reg, .reg = 3, .rm = 1, .fn = hypercall},
-    {.name = "in", .map = Map::one, .opcode = 0xe4, .fn = in_out},
-    {.name = "in", .map = Map::one, .opcode = 0xe5, .fn = in_out},
-    {.name = "out", .map = Map::one, .opcode = 0xe6, .fn = in_out},
-    {.name = "out", .map = Map::one, .opcode = 0xe7, .fn = in_out},
-    {.name = "in", .map = Map::one, .opcode = 0xec, .fn = in_out},
-    {.name = "in", .map = Map::one, .opcode = 0xed, .fn = in_out},
-    {.name = "out", .map = Map::one, .opcode = 0xee, .fn = in_out},
-    {.name = "out", .map = Map::one, .opcode = 0xef, .fn = in_out},
+    {.name = "in", .map = Map::one, .opcode = 0xe4, .pfx = Pfx::any, .fn = in_out},
+    {.name = "in", .map = Map::one, .opcode = 0xe5, .pfx = Pfx::any, .fn = in_out},
+    {.name = "out", .map = Map::one, .opcode = 0xe6, .pfx = Pfx::any, .fn = in_out},
+    {.name = "out", .map = Map::one, .opcode = 0xe7, .pfx = Pfx::any, .fn = in_out},
+    {.name = "in", .map = Map::one, .opcode = 0xec, .pfx = Pfx::any, .fn = in_out},
+    {.name = "in", .map = Map::one, .opcode = 0xed, .pfx = Pfx::any, .fn = in_out},
+    {.name = "out", .map = Map::one, .opcode = 0xee, .pfx = Pfx::any, .fn = in_out},
+    {.name = "out", .map = Map::one, .opcode = 0xef, .pfx = Pfx::any, .fn = in_out},
 };
 
 } // namespace

@@ -57,6 +57,7 @@ public:
     void tlb_flush_page(std::uint64_t gva) override { flushes.emplace_back(gva, false); }
     CpuidLeaf cpuid(std::uint32_t leaf, std::uint32_t sub) override {
         if (leaf == 0xd && sub == 0) return {0x7, 0, 0, 0};
+        if (leaf == 0x80000008) return {0x3030, 0, 0, 0};   // 48-bit physical and linear
         return {leaf, sub, 0x1234, 0x5678};
     }
     std::uint32_t exiting_msr = 0;

@@ -87,11 +87,11 @@ Step iret(Ctx& c) {
 }
 
 constexpr Row rows[] = {
-    {.name = "int", .ops = "I", .map = Map::one, .opcode = 0xcd, .fn = int_n},
-    {.name = "int3", .map = Map::one, .opcode = 0xcc, .fn = int3},
-    {.name = "into", .map = Map::one, .opcode = 0xce, .fn = into},
-    {.name = "int1", .map = Map::one, .opcode = 0xf1, .fn = int1},
-    {.name = "iret", .map = Map::one, .opcode = 0xcf, .fn = iret},
+    {.name = "int", .ops = "I", .map = Map::one, .opcode = 0xcd, .pfx = Pfx::any, .fn = int_n},
+    {.name = "int3", .map = Map::one, .opcode = 0xcc, .pfx = Pfx::any, .fn = int3},
+    {.name = "into", .map = Map::one, .opcode = 0xce, .pfx = Pfx::any, .fn = into},
+    {.name = "int1", .map = Map::one, .opcode = 0xf1, .pfx = Pfx::any, .fn = int1},
+    {.name = "iret", .map = Map::one, .opcode = 0xcf, .pfx = Pfx::any, .fn = iret},
 };
 
 } // namespace

@@ -209,7 +209,25 @@ Step swapgs(Ctx& c) {
     return {};
 }
 
+// rdfsbase/rdgsbase/wrfsbase/wrgsbase, at any CPL once the kernel set CR4.FSGSBASE.
+template <int Seg, bool Write> Step fsgsbase(Ctx& c) {
+    if (!c.d.long64 || !(c.s.cr4 & (1u << 16))) return fault(vec::ud, "#UD: fsgsbase outside 64-bit mode or with CR4.FSGSBASE clear");
+    unsigned const size = c.d.rex_w() ? 8 : 4;
+    if (!Write) {
+        c.set(c.d.rm(), size, c.s.seg[Seg].base);
+        return {};
+    }
+    std::uint64_t const v = c.get(c.d.rm(), size);
+    if (!canonical(c.s, v)) return gp0("#GP: non-canonical segment base");
+    c.s.seg[Seg].base = v;
+    return {};
+}
+
 constexpr Row rows[] = {
+    {.name = "rdfsbase", .ops = "Z", .opcode = 0xae, .pfx = Pfx::pf3, .mod = Mod::reg, .reg = 0, .fn = fsgsbase<fs, false>},
+    {.name = "rdgsbase", .ops = "Z", .opcode = 0xae, .pfx = Pfx::pf3, .mod = Mod::reg, .reg = 1, .fn = fsgsbase<gs, false>},
+    {.name = "wrfsbase", .ops = "Z", .opcode = 0xae, .pfx = Pfx::pf3, .mod = Mod::reg, .reg = 2, .fn = fsgsbase<fs, true>},
+    {.name = "wrgsbase", .ops = "Z", .opcode = 0xae, .pfx = Pfx::pf3, .mod = Mod::reg, .reg = 3, .fn = fsgsbase<gs, true>},
     {.name = "rdmsr", .opcode = 0x32, .fn = rdmsr},
     {.name = "wrmsr", .opcode = 0x30, .fn = wrmsr},
     {.name = "syscall", .opcode = 0x05, .fn = syscall},

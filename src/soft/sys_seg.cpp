@@ -13,11 +13,11 @@ Step ud64(Ctx& c, char const* what) {
     return {};
 }
 
-Step load(Ctx& c, int seg, std::uint16_t sel) {
+// mov ss and pop ss (not lss, which loads RSP itself) hold off interrupts for one instruction,
+// so that the RSP load after them runs before any handler uses the new stack.
+Step load(Ctx& c, int seg, std::uint16_t sel, bool shadow = true) {
     if (auto r = load_data_segment(c.s, c.env, seg, sel); !r) return r;
-    // mov ss/pop ss/lss hold off interrupts for one instruction, so that the rsp load after it
-    // runs before any handler uses the new stack.
-    if (seg == ss) c.s.interrupt_shadow = true;
+    if (seg == ss && shadow) c.s.interrupt_shadow = true;
     return {};
 }
 
@@ -67,7 +67,7 @@ template <int Seg> Step load_far_pointer(Ctx& c) {
     std::uint16_t sel = 0;
     if (auto r = c.read(a, &off, size); !r) return r;
     if (auto r = c.read(a + size, &sel, 2); !r) return r;
-    if (auto r = load(c, Seg, sel); !r) return r;
+    if (auto r = load(c, Seg, sel, false); !r) return r;
     c.set(c.d.reg(), size, off);
     return {};
 }
@@ -152,30 +152,30 @@ Step far_ret(Ctx& c) {
 }
 
 constexpr Row rows[] = {
-    {.name = "mov", .ops = "E", .map = Map::one, .opcode = 0x8e, .fn = mov_to_sreg},
-    {.name = "mov", .ops = "E", .map = Map::one, .opcode = 0x8c, .fn = mov_from_sreg},
-    {.name = "push es", .map = Map::one, .opcode = 0x06, .fn = push_sreg<es>},
-    {.name = "push cs", .map = Map::one, .opcode = 0x0e, .fn = push_sreg<cs>},
-    {.name = "push ss", .map = Map::one, .opcode = 0x16, .fn = push_sreg<ss>},
-    {.name = "push ds", .map = Map::one, .opcode = 0x1e, .fn = push_sreg<ds>},
-    {.name = "push fs", .opcode = 0xa0, .fn = push_sreg<fs>},
-    {.name = "push gs", .opcode = 0xa8, .fn = push_sreg<gs>},
-    {.name = "pop es", .map = Map::one, .opcode = 0x07, .fn = pop_sreg<es>},
-    {.name = "pop ss", .map = Map::one, .opcode = 0x17, .fn = pop_sreg<ss>},
-    {.name = "pop ds", .map = Map::one, .opcode = 0x1f, .fn = pop_sreg<ds>},
-    {.name = "pop fs", .opcode = 0xa1, .fn = pop_sreg<fs>},
-    {.name = "pop gs", .opcode = 0xa9, .fn = pop_sreg<gs>},
-    {.name = "lss", .ops = "GM", .opcode = 0xb2, .mod = Mod::mem, .fn = load_far_pointer<ss>},
-    {.name = "lfs", .ops = "GM", .opcode = 0xb4, .mod = Mod::mem, .fn = load_far_pointer<fs>},
-    {.name = "lgs", .ops = "GM", .opcode = 0xb5, .mod = Mod::mem, .fn = load_far_pointer<gs>},
-    {.name = "les", .ops = "GM", .map = Map::one, .opcode = 0xc4, .mod = Mod::mem, .fn = load_far_pointer<es>},
-    {.name = "lds", .ops = "GM", .map = Map::one, .opcode = 0xc5, .mod = Mod::mem, .fn = load_far_pointer<ds>},
-    {.name = "ljmp", .map = Map::one, .opcode = 0xea, .fn = far_transfer<false>},
-    {.name = "lcall", .map = Map::one, .opcode = 0x9a, .fn = far_transfer<true>},
-    {.name = "ljmp", .ops = "M", .map = Map::one, .opcode = 0xff, .mod = Mod::mem, .reg = 5, .fn = far_transfer<false>},
-    {.name = "lcall", .ops = "M", .map = Map::one, .opcode = 0xff, .mod = Mod::mem, .reg = 3, .fn = far_transfer<true>},
-    {.name = "lret", .map = Map::one, .opcode = 0xcb, .fn = far_ret},
-    {.name = "lret", .map = Map::one, .opcode = 0xca, .fn = far_ret},
+    {.name = "mov", .ops = "E", .map = Map::one, .opcode = 0x8e, .pfx = Pfx::any, .fn = mov_to_sreg},
+    {.name = "mov", .ops = "E", .map = Map::one, .opcode = 0x8c, .pfx = Pfx::any, .fn = mov_from_sreg},
+    {.name = "push es", .map = Map::one, .opcode = 0x06, .pfx = Pfx::any, .fn = push_sreg<es>},
+    {.name = "push cs", .map = Map::one, .opcode = 0x0e, .pfx = Pfx::any, .fn = push_sreg<cs>},
+    {.name = "push ss", .map = Map::one, .opcode = 0x16, .pfx = Pfx::any, .fn = push_sreg<ss>},
+    {.name = "push ds", .map = Map::one, .opcode = 0x1e, .pfx = Pfx::any, .fn = push_sreg<ds>},
+    {.name = "push fs", .opcode = 0xa0, .pfx = Pfx::any, .fn = push_sreg<fs>},
+    {.name = "push gs", .opcode = 0xa8, .pfx = Pfx::any, .fn = push_sreg<gs>},
+    {.name = "pop es", .map = Map::one, .opcode = 0x07, .pfx = Pfx::any, .fn = pop_sreg<es>},
+    {.name = "pop ss", .map = Map::one, .opcode = 0x17, .pfx = Pfx::any, .fn = pop_sreg<ss>},
+    {.name = "pop ds", .map = Map::one, .opcode = 0x1f, .pfx = Pfx::any, .fn = pop_sreg<ds>},
+    {.name = "pop fs", .opcode = 0xa1, .pfx = Pfx::any, .fn = pop_sreg<fs>},
+    {.name = "pop gs", .opcode = 0xa9, .pfx = Pfx::any, .fn = pop_sreg<gs>},
+    {.name = "lss", .ops = "GM", .opcode = 0xb2, .pfx = Pfx::any, .mod = Mod::mem, .fn = load_far_pointer<ss>},
+    {.name = "lfs", .ops = "GM", .opcode = 0xb4, .pfx = Pfx::any, .mod = Mod::mem, .fn = load_far_pointer<fs>},
+    {.name = "lgs", .ops = "GM", .opcode = 0xb5, .pfx = Pfx::any, .mod = Mod::mem, .fn = load_far_pointer<gs>},
+    {.name = "les", .ops = "GM", .map = Map::one, .opcode = 0xc4, .pfx = Pfx::any, .mod = Mod::mem, .fn = load_far_pointer<es>},
+    {.name = "lds", .ops = "GM", .map = Map::one, .opcode = 0xc5, .pfx = Pfx::any, .mod = Mod::mem, .fn = load_far_pointer<ds>},
+    {.name = "ljmp", .map = Map::one, .opcode = 0xea, .pfx = Pfx::any, .fn = far_transfer<false>},
+    {.name = "lcall", .map = Map::one, .opcode = 0x9a, .pfx = Pfx::any, .fn = far_transfer<true>},
+    {.name = "ljmp", .ops = "M", .map = Map::one, .opcode = 0xff, .pfx = Pfx::any, .mod = Mod::mem, .reg = 5, .fn = far_transfer<false>},
+    {.name = "lcall", .ops = "M", .map = Map::one, .opcode = 0xff, .pfx = Pfx::any, .mod = Mod::mem, .reg = 3, .fn = far_transfer<true>},
+    {.name = "lret", .map = Map::one, .opcode = 0xcb, .pfx = Pfx::any, .fn = far_ret},
+    {.name = "lret", .map = Map::one, .opcode = 0xca, .pfx = Pfx::any, .fn = far_ret},
 };
 
 } // namespace

@@ -12,6 +12,9 @@ using Handler = Step (*)(Ctx&);
 enum class Pfx : std::uint8_t { none, p66, pf3, pf2, any };   // mandatory prefix to match
 enum class Mod : std::uint8_t { any, mem, reg };              // ModRM.mod: memory or register form
 enum class W : std::uint8_t { any, w0, w1 };                  // REX.W / VEX.W
+// Operating modes a row exists in: not64 rows are #UD in 64-bit code (pusha, 82 ...); only64
+// rows do not match outside it (63 is movsxd there and arpl elsewhere).
+enum class Mode : std::uint8_t { any, not64, only64 };
 // What must hold before a row may run; emulate.cpp checks it (the SDM's #UD/#NM conditions).
 enum class Class : std::uint8_t {
     none,
@@ -25,16 +28,18 @@ enum class Class : std::uint8_t {
 struct Row {
     char const* name = nullptr;
     // Operands for describe(), one letter each: V xmm(reg) W xmm/mem(rm) G gpr(reg) E gpr/mem(rm)
-    // B byte gpr/mem(rm) Y gpr32/64 by W (reg) Z gpr32/64 by W (rm) H gpr32/64 (vvvv) M mem
+    // B byte gpr/mem(rm) R byte gpr(reg) Y gpr32/64 by W (reg) Z gpr32/64 by W (rm) H gpr32/64 (vvvv) M mem
     // S st(rm) 0 st(0) A ax I imm8
     char const* ops = "";
     Map map = Map::m0f;
     std::uint8_t opcode = 0;
+    std::uint8_t count = 1;   // opcodes opcode..opcode+count-1 (register in the low bits: 50+r)
     Pfx pfx = Pfx::none;
     Mod mod = Mod::any;
     std::int8_t reg = -1;     // ModRM.reg (group member) or -1
     std::int8_t rm = -1;      // ModRM.rm for register-form specials (0f 01 d0) or -1
     W w = W::any;
+    Mode mode = Mode::any;
     Class cls = Class::none;
     bool lockable = false;    // LOCK allowed (memory form only); otherwise LOCK is #UD
     bool vex = false;         // a VEX encoding (pfx then means VEX.pp)
@@ -54,6 +59,13 @@ std::span<Row const> sys_seg_rows();
 std::span<Row const> sys_int_rows();
 std::span<Row const> sys_ctl_rows();
 std::span<Row const> sys_msr_rows();
+std::span<Row const> int_alu_rows();
+std::span<Row const> int_muldiv_rows();
+std::span<Row const> int_bits_rows();
+std::span<Row const> int_data_rows();
+std::span<Row const> int_flow_rows();
+std::span<Row const> int_shift_rows();
+std::span<Row const> int_string_rows();
 
 // The row for a decoded instruction, or nullptr.
 Row const* find_row(Decoded const& d);
