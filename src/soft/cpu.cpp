@@ -388,9 +388,11 @@ Cpu::Step Cpu::step_block() {
         if (!in.row) unsupported(b->host + prev, in.d.length ? in.d.length : 1, s_.rip);
         Step st = one(in, s_.rip);
         if (st != Step::next) return st;
-        // Left the block (a jump, a fault delivered, a rep re-run), or stored into its code.
+        // Left the block (a jump, a fault delivered, a rep re-run), stored into its code, or
+        // opened the window for a pending interrupt (sti, popf, the end of a shadow): the
+        // interrupt comes before the next instruction, not at the end of the block.
         if (s_.rip != ((start + in.end) & (long64 ? ~0ull : s_.cs_db ? 0xffffffffull : 0xffffull)) ||
-            mmu_.code_written())
+            mmu_.code_written() || (pending_irq_ >= 0 && can_interrupt()))
             break;
         prev = in.end;
     }
