@@ -59,7 +59,7 @@ public:
 
     // Accesses the CPU makes for itself (IDT, GDT, TSS, stacks during delivery) are supervisor
     // accesses whatever the CPL.
-    void set_system(bool on) { system_ = on; }
+    void set_system(bool on) override { system_ += on ? 1 : -1; }   // nests: a delivery's own accesses
 
     // Stores that land in [lo, hi) of host memory set the flag (the running block's code).
     void watch_code(std::uint8_t const* lo, std::uint8_t const* hi) { code_lo_ = lo; code_hi_ = hi; code_hit_ = false; }
@@ -76,7 +76,7 @@ private:
         std::uint8_t* host;      // host address of the page
         bool global;
     };
-    [[nodiscard]] unsigned user() const { return s_->cpl == 3 && !system_; }
+    [[nodiscard]] unsigned user() const { return s_->cpl == 3 && system_ == 0; }
     void note_store(std::uint8_t const* p, std::size_t len) {
         if (p < code_hi_ && p + len > code_lo_) code_hit_ = true;
     }
@@ -86,7 +86,7 @@ private:
     PhysMem* phys_;
     std::shared_ptr<SlotTable const> table_ = std::make_shared<SlotTable const>();
     Entry tlb_[2][tlb_size];
-    bool system_ = false;
+    int system_ = 0;
     std::uint32_t pf_error_ = 0;
     std::uint64_t pf_addr_ = 0;
     std::uint8_t const* code_lo_ = nullptr;
