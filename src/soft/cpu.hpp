@@ -76,7 +76,11 @@ private:
     CpuState s_{};
     Mmu mmu_;
     VcpuSync sync_;
-    std::unique_ptr<std::uint8_t[]> run_mem_;
+    // Allocated page-aligned, so freed with the matching aligned delete.
+    struct AlignedDelete {
+        void operator()(std::uint8_t* p) const { ::operator delete[](p, std::align_val_t{4096}); }
+    };
+    std::unique_ptr<std::uint8_t[], AlignedDelete> run_mem_;
     kvm_run* run_;
     std::unique_ptr<Block> cache_[cache_size];
     int pending_irq_ = -1;
