@@ -161,6 +161,7 @@ bool Cpu::run() {
             __atomic_store_n(&run_->immediate_exit, 0, __ATOMIC_RELEASE);
             break;
         }
+        if (block_limit_ && --block_limit_ == 0) break;
         sync_phys();
         if (pending_irq_ >= 0 && can_interrupt()) {
             auto const v = static_cast<std::uint8_t>(pending_irq_);
