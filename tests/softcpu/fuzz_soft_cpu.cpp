@@ -1,7 +1,8 @@
 // Fuzzes soft::Cpu with whole machines: the input picks a mode (64-bit, compatibility, 32-bit
 // protected with and without paging, 16-bit protected), a CPL, control-register and RFLAGS
 // bits, registers and segment bases, patches the GDT, IDT, TSS and page tables the harness
-// builds, and supplies the code. The guest runs for a bounded time (a timer kicks it); the host
+// builds, and supplies the code. The guest runs for a bounded number of blocks (and a timer
+// kicks it should one block take long, a stuck rep perhaps); the host
 // must survive: no crash, no hang, no access outside the guest's RAM, which has an inaccessible
 // page on each side.
 //
@@ -30,7 +31,7 @@ using namespace kxen::soft;
 constexpr std::uint64_t ram_size = 64 * 1024;
 constexpr std::uint64_t gdt = 0x1000, idt = 0x2000, pml4 = 0x3000, pdpt = 0x4000, pd = 0x5000, pt = 0x6000,
                         pd32 = 0x7000, pt32 = 0x8000, tss = 0x9000, stack_top = 0xf000;
-constexpr unsigned max_runs = 8;
+constexpr unsigned max_runs = 8, max_blocks = 256;
 
 std::uint8_t* ram() {
     static std::uint8_t* const base = [] {
@@ -51,7 +52,7 @@ PhysMem& phys() {
     return *p;
 }
 
-// The vCPU a timer kicks: run() returns within about a millisecond whatever the guest does.
+// The vCPU a timer kicks: run() returns within 50 ms whatever the guest does.
 Cpu* volatile running = nullptr;
 void on_timer(int) {
     if (Cpu* c = running) c->kick();
@@ -74,7 +75,7 @@ timer_t kick_timer() {
 }
 void arm(bool on) {
     itimerspec its{};
-    if (on) its.it_value.tv_nsec = its.it_interval.tv_nsec = 1'000'000;
+    if (on) its.it_value.tv_nsec = its.it_interval.tv_nsec = 50'000'000;
     timer_settime(kick_timer(), 0, &its, nullptr);
 }
 
@@ -158,7 +159,9 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
         return cpuid_model();
     }();
     Input in{data, size};
-    std::memset(ram(), 0, ram_size);
+    // hlt wherever the input put nothing: code that runs off its end stops soon, not after
+    // thousands of `add %al, (%rax)`.
+    std::memset(ram(), 0xf4, ram_size);
 
     auto const mode = static_cast<MachineMode>(in.take<std::uint8_t>() % modes);
     unsigned const cpl = in.take<std::uint8_t>() & 3;
@@ -230,6 +233,7 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
     std::memcpy(ram() + at, in.p, n);
 
     if (irq >= 32 && irq < 0x40) cpu.interrupt(irq);
+    cpu.set_block_limit(max_blocks);
     running = &cpu;
     arm(true);
     for (unsigned r = 0; r < max_runs; ++r) {
