@@ -3,6 +3,7 @@
 // and dirty logging, all without kxend.
 #include <gtest/gtest.h>
 #include <fmt/format.h>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -294,11 +295,11 @@ TEST_F(SoftSystem, LockXaddFromTwoCpus) {
 
 TEST_F(SoftSystem, KickStopsASpinningGuest) {
     m.start(E_SPIN);
-    double worst = 0;
-    for (int i = 0; i < 5; ++i) {
+    std::vector<double> us;
+    for (int i = 0; i < 9; ++i) {
         std::atomic<std::int64_t> kicked_at{0};
         std::thread k([&] {
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
             kicked_at = std::chrono::steady_clock::now().time_since_epoch().count();
             m.cpu->kick();
         });
@@ -306,11 +307,13 @@ TEST_F(SoftSystem, KickStopsASpinningGuest) {
         auto const back = std::chrono::steady_clock::now().time_since_epoch().count();
         k.join();
         EXPECT_FALSE(exited) << "exit " << m.cpu->run_state()->exit_reason << " " << m.cpu->internal_error();
-        double const us = static_cast<double>(back - kicked_at.load()) / 1e3;
-        worst = std::max(worst, us);
-        EXPECT_LT(us, 100'000.0);
+        us.push_back(static_cast<double>(back - kicked_at.load()) / 1e3);
+        EXPECT_LT(us.back(), 100'000.0);
     }
-    fmt::print("kick to run() return: worst {:.1f} us of 5\n", worst);
+    std::sort(us.begin(), us.end());
+    // Both threads need a CPU: on a loaded host the tail is the scheduler's, not the vCPU's.
+    fmt::print("kick to run() return over {} kicks: median {:.1f} us, worst {:.1f} us\n", us.size(), us[us.size() / 2],
+               us.back());
     EXPECT_EQ(s().rip, m.entry(E_SPIN));
 }
 
