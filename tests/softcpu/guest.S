@@ -10,7 +10,7 @@ entries:
 	.quad stubs, paging_ad, jmp_rax, read_rax, write_rax, bigpages, invlpg_prog, gp_sel
 	.quad ud_prog, de_prog, bp_prog, ist_prog, to_user, user_pf, user_int, syscall_prog
 	.quad user_syscall, sti_prog, smc_same, smc_alias, smc_host, xadd_prog, spin, dirty_prog
-	.quad boot32, user_end
+	.quad boot32, user_spin, user_hlt, user_end
 
 /* One 16-byte stub per vector; the CPU pushes an error code only for these vectors, the
    others push a zero so that the common handler sees one frame layout. */
@@ -129,11 +129,11 @@ ist_prog:
 	int $0x41
 	hlt
 
-/* iretq to ring 3 at %rdi. */
+/* iretq to ring 3 at %rdi with RFLAGS %rsi. */
 to_user:
 	pushq $(SEL_UDATA | 3)
 	pushq $USER_STACK_TOP
-	pushq $0x2
+	pushq %rsi
 	pushq $(SEL_UCODE | 3)
 	pushq %rdi
 	iretq
@@ -299,6 +299,12 @@ user_syscall:
 	mov %gs:0, %rsi
 	lea 1f(%rip), %r15
 	syscall
+1:	hlt
+user_spin:
+1:	jmp 1b
+
+user_hlt:
+	lea 1f(%rip), %r15
 1:	hlt
 	.p2align 12
 user_end:

@@ -71,5 +71,6 @@
 #define E_SPIN        22
 #define E_DIRTY       23
 #define E_BOOT32      24
-#define E_USER_END    25
-#define E_COUNT       26
+#define E_USER_SPIN   25
+#define E_USER_HLT    26
+#define E_USER_END    27

@@ -157,6 +157,7 @@ TEST_F(SoftSystem, IstSwitchesStacks) {
 
 TEST_F(SoftSystem, UserFaultComesBackToRing0OnRsp0) {
     m.start(E_TO_USER);
+    s().gpr[rsi] = 2;
     s().gpr[rdi] = m.entry(E_USER_PF);
     s().gpr[rsp] = STACK0_TOP - 0x1000;   // RSP0 is elsewhere: the switch must use the TSS
     s().gpr[rax] = DATA;
@@ -173,6 +174,7 @@ TEST_F(SoftSystem, UserFaultComesBackToRing0OnRsp0) {
 
 TEST_F(SoftSystem, UserWriteToReadOnlyUserPage) {
     m.start(E_TO_USER);
+    s().gpr[rsi] = 2;
     s().gpr[rdi] = m.entry(E_USER_PF);
     s().gpr[rax] = PERCPU_USER;
     s().gpr[rcx] = PERCPU_USER;
@@ -183,10 +185,56 @@ TEST_F(SoftSystem, UserWriteToReadOnlyUserPage) {
 
 TEST_F(SoftSystem, UserIntThroughDpl0GateIsGp) {
     m.start(E_TO_USER);
+    s().gpr[rsi] = 2;
     s().gpr[rdi] = m.entry(E_USER_INT);
     run_to_hlt();
     expect_fault(13, 0x41 * 8 + 2, gpr(15));
     EXPECT_EQ(m.report(R_CS), SEL_UCODE | 3u);
+}
+
+TEST_F(SoftSystem, UserHltIsGp0) {
+    m.start(E_TO_USER);
+    s().gpr[rsi] = 2;
+    s().gpr[rdi] = m.entry(E_USER_HLT);
+    run_to_hlt();
+    expect_fault(13, 0, gpr(15));
+    EXPECT_EQ(m.report(R_CS), SEL_UCODE | 3u);
+}
+
+TEST_F(SoftSystem, ExternalInterruptInRing3SwitchesToRsp0) {
+    m.start(E_TO_USER);
+    s().gpr[rsi] = 0x202;
+    s().gpr[rdi] = m.entry(E_USER_SPIN);
+    m.cpu->set_block_limit(1000);
+    ASSERT_FALSE(m.cpu->run()) << m.cpu->internal_error();
+    EXPECT_EQ(s().cpl, 3u);
+    m.cpu->interrupt(0x51);
+    run_to_hlt();
+    EXPECT_EQ(m.report(R_COUNT), 1u);
+    EXPECT_EQ(m.report(R_VEC), 0x51u);
+    EXPECT_EQ(m.report(R_RIP), m.entry(E_USER_SPIN));
+    EXPECT_EQ(m.report(R_CS), SEL_UCODE | 3u);
+    EXPECT_EQ(m.report(R_RFLAGS) & 0x200, 0x200u);
+    EXPECT_EQ(m.report(R_ENTRY_RSP), STACK0_TOP - 40);
+    EXPECT_EQ(s().cpl, 0u);
+}
+
+TEST_F(SoftSystem, FaultDeliveringAFaultIsDoubleFault) {
+    m.put<std::uint8_t>(IDT_BASE + 16 * 14 + 5, 0x0e);   // #PF gate not present: #NP, contributory
+    m.pte(0xe000) = 0;
+    m.start(E_READ_RAX);
+    s().gpr[rax] = 0xe000;
+    run_to_hlt();
+    expect_fault(8, 0, gpr(15));
+}
+
+TEST_F(SoftSystem, FaultDeliveringDoubleFaultShutsDown) {
+    m.put<std::uint8_t>(IDT_BASE + 16 * 14 + 5, 0x0e);
+    m.put<std::uint8_t>(IDT_BASE + 16 * 8 + 5, 0x0e);
+    m.pte(0xe000) = 0;
+    m.start(E_READ_RAX);
+    s().gpr[rax] = 0xe000;
+    EXPECT_EQ(m.run(), KVM_EXIT_SHUTDOWN);
 }
 
 TEST_F(SoftSystem, SyscallSysretAndSwapgs) {
