@@ -7,7 +7,12 @@
 // page on each side.
 //
 // Built for libFuzzer with -DKXEN_FUZZ=ON (clang), and with GCC as fuzz_soft_cpu_smoke, which
-// runs a fixed number of inputs from a fixed seed.
+// runs a fixed number of inputs from a fixed seed:
+//   CC=clang-16 CXX=clang++-16 cmake -S . -B build-fuzz -G Ninja -DKXEN_FUZZ=ON
+//       -DKXEN_BUILD_TESTS=OFF -DKXEN_BUILD_BENCH=OFF
+//   ninja -C build-fuzz fuzz_soft_cpu
+//   mkdir -p corpus && build-fuzz/bin/fuzz_soft_cpu -max_len=600 corpus
+// A crash's input replays with `build-fuzz/bin/fuzz_soft_cpu crash-<sha1>`.
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
