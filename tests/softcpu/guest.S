@@ -10,7 +10,7 @@ entries:
 	.quad stubs, paging_ad, jmp_rax, read_rax, write_rax, bigpages, invlpg_prog, gp_sel
 	.quad ud_prog, de_prog, bp_prog, ist_prog, to_user, user_pf, user_int, syscall_prog
 	.quad user_syscall, sti_prog, smc_same, smc_alias, smc_host, xadd_prog, spin, dirty_prog
-	.quad boot32, user_spin, user_hlt, user_end
+	.quad boot32, user_spin, user_hlt, user_end, rep_movsb, wp_toggle, global_prog
 
 /* One 16-byte stub per vector; the CPU pushes an error code only for these vectors, the
    others push a zero so that the common handler sees one frame layout. */
@@ -227,6 +227,36 @@ dirty_prog:
 	hlt
 	movq $2, 0x3000(%rdi)
 	movq $2, 0x1000(%rdi)
+	hlt
+
+rep_movsb:
+	lea 1f(%rip), %r15
+1:	rep movsb
+	hlt
+
+/* %rax: a read-only page; CR0.WP clear on entry. */
+wp_toggle:
+	movq $1, (%rax)
+	mov %cr0, %rbx
+	or $0x10000, %rbx
+	mov %rbx, %cr0
+	lea 1f(%rip), %r15
+1:	movq $2, (%rax)
+	hlt
+
+/* VA 0xb000 (global) and 0x4000 (not) map 0xc000 on entry; both move to 0xd000, then a CR3
+   write and an invlpg. */
+global_prog:
+	mov 0xb000, %rbx
+	mov 0x4000, %rsi
+	movq $(0xd000 | 0x163), PT + 0xb * 8
+	movq $(0xd000 | 0x63), PT + 0x4 * 8
+	mov %cr3, %rax
+	mov %rax, %cr3
+	mov 0xb000, %rcx
+	mov 0x4000, %rdi
+	invlpg 0xb000
+	mov 0xb000, %rdx
 	hlt
 
 /* From 32-bit protected mode without paging to long mode with its own GDT, then #BP. */

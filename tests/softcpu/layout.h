@@ -74,3 +74,6 @@
 #define E_USER_SPIN   25
 #define E_USER_HLT    26
 #define E_USER_END    27
+#define E_REP_MOVSB   28
+#define E_WP_TOGGLE   29
+#define E_GLOBAL      30

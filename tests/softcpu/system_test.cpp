@@ -116,6 +116,58 @@ TEST_F(SoftSystem, InvlpgDropsAStaleTranslation) {
     EXPECT_EQ(gpr(rdx), 0x2222u) << "invlpg makes the new one visible";
 }
 
+TEST_F(SoftSystem, WriteAfterReadSetsDirty) {
+    m.start(E_READ_RAX);
+    s().gpr[rax] = DATA + 0x4000;
+    run_to_hlt();
+    EXPECT_EQ(m.pte(DATA + 0x4000) & (pte_a | pte_d), pte_a);
+    m.start(E_WRITE_RAX);   // same vCPU: the read's translation is in its TLB
+    run_to_hlt();
+    EXPECT_EQ(m.report(R_COUNT), 0u);
+    EXPECT_EQ(m.pte(DATA + 0x4000) & (pte_a | pte_d), pte_a | pte_d);
+}
+
+TEST_F(SoftSystem, SettingWpTakesEffectAtOnce) {
+    m.pte(0xa000) &= ~pte_rw;
+    s().cr0 &= ~(1ull << 16);
+    m.start(E_WP_TOGGLE);
+    s().gpr[rax] = 0xa000;
+    run_to_hlt();
+    EXPECT_EQ(m.get<std::uint64_t>(0xa000), 1u);
+    expect_fault(14, pf_p | pf_w, gpr(15));
+}
+
+TEST_F(SoftSystem, Cr3WriteDropsNonGlobalTranslations) {
+    s().cr4 |= 0x80;   // PGE
+    m.pte(0xb000) = 0xc000 | pte_p | pte_rw | 0x100;
+    m.pte(0x4000) = 0xc000 | pte_p | pte_rw;
+    m.put<std::uint64_t>(0xc000, 0x1111);
+    m.put<std::uint64_t>(0xd000, 0x2222);
+    m.start(E_GLOBAL);
+    run_to_hlt();
+    EXPECT_EQ(gpr(rbx), 0x1111u);
+    EXPECT_EQ(gpr(rsi), 0x1111u);
+    EXPECT_EQ(gpr(rdi), 0x2222u) << "a CR3 write drops non-global translations";
+    EXPECT_EQ(gpr(rcx), 0x1111u) << "and keeps global ones";
+    EXPECT_EQ(gpr(rdx), 0x2222u) << "invlpg drops a global one";
+}
+
+TEST_F(SoftSystem, RepMovsbFaultsMidwayWithItsProgress) {
+    m.pte(0xe000) = 0;
+    for (unsigned i = 0; i < 32; ++i) m.put<std::uint8_t>(DATA + i, static_cast<std::uint8_t>(i + 1));
+    m.start(E_REP_MOVSB);
+    s().gpr[rsi] = DATA;
+    s().gpr[rdi] = 0xe000 - 16;
+    s().gpr[rcx] = 32;
+    run_to_hlt();
+    expect_fault(14, pf_w, gpr(15));
+    EXPECT_EQ(m.report(R_CR2), 0xe000u);
+    EXPECT_EQ(gpr(rcx), 16u);
+    EXPECT_EQ(gpr(rsi), DATA + 16);
+    EXPECT_EQ(gpr(rdi), 0xe000u);
+    EXPECT_EQ(m.get<std::uint8_t>(0xe000 - 1), 16);
+}
+
 TEST_F(SoftSystem, GpWithTheSelector) {
     m.start(E_GP_SEL);
     run_to_hlt();
