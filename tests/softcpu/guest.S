@@ -10,7 +10,7 @@ entries:
 	.quad stubs, paging_ad, jmp_rax, read_rax, write_rax, bigpages, invlpg_prog, gp_sel
 	.quad ud_prog, de_prog, bp_prog, ist_prog, to_user, user_pf, user_int, syscall_prog
 	.quad user_syscall, sti_prog, smc_same, smc_alias, smc_host, xadd_prog, spin, dirty_prog
-	.quad boot32, user_spin, user_hlt, user_end, rep_movsb, wp_toggle, global_prog
+	.quad boot32, user_spin, user_hlt, user_end, rep_movsb, wp_toggle, global_prog, dirty_loop
 
 /* One 16-byte stub per vector; the CPU pushes an error code only for these vectors, the
    others push a zero so that the common handler sees one frame layout. */
@@ -258,6 +258,12 @@ global_prog:
 	invlpg 0xb000
 	mov 0xb000, %rdx
 	hlt
+
+/* Stores to page 1 of the logged slot at %rdi, forever. */
+dirty_loop:
+1:	mov %rax, 0x1000(%rdi)
+	inc %rax
+	jmp 1b
 
 /* From 32-bit protected mode without paging to long mode with its own GDT, then #BP. */
 	.code32

@@ -77,3 +77,4 @@
 #define E_REP_MOVSB   28
 #define E_WP_TOGGLE   29
 #define E_GLOBAL      30
+#define E_DIRTY_LOOP  31

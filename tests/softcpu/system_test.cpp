@@ -440,3 +440,33 @@ TEST_F(SoftSystem, DirtyLogShowsExactlyTheWrittenPages) {
 
 } // namespace
 } // namespace kxen::soft::systest
+
+namespace kxen::soft::systest {
+namespace {
+
+// The vCPU keeps running while the dirty log is taken and memory slots change: each get must
+// see the page the guest keeps writing, and set_slot must return while the guest spins.
+TEST_F(SoftSystem, DirtyLogAndSlotChangesWhileRunning) {
+    m.enable_dirty_slot();
+    m.start(E_DIRTY_LOOP);
+    s().gpr[rdi] = DIRTY_GPA;
+    std::thread t([&] { (void)m.run(nullptr, std::chrono::seconds(30)); });
+    for (int i = 0; i < 20; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        auto const pages = dirty_pages(m);
+        if (i > 0) {
+            EXPECT_EQ(pages, std::vector<unsigned>{1}) << "get " << i;
+        }
+    }
+    std::vector<std::uint8_t> extra(1 << 16);
+    auto const t0 = std::chrono::steady_clock::now();
+    EXPECT_TRUE(m.phys.set_slot(2, 0x4000000, extra.size(), extra.data(), false));
+    EXPECT_TRUE(m.phys.set_slot(2, 0, 0, nullptr, false));
+    double const ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_LT(ms, 5000.0);
+    m.cpu->kick();
+    t.join();
+}
+
+} // namespace
+} // namespace kxen::soft::systest
