@@ -10,7 +10,7 @@ entries:
 	.quad stubs, paging_ad, jmp_rax, read_rax, write_rax, bigpages, invlpg_prog, gp_sel
 	.quad ud_prog, de_prog, bp_prog, ist_prog, to_user, user_pf, user_int, syscall_prog
 	.quad user_syscall, sti_prog, smc_same, smc_alias, smc_host, xadd_prog, spin, dirty_prog
-	.quad boot32, user_spin, user_hlt, user_end, rep_movsb, wp_toggle, global_prog, dirty_loop
+	.quad boot32, user_spin, user_hlt, user_end, rep_movsb, wp_toggle, global_prog, dirty_loop, compat_prog
 
 /* One 16-byte stub per vector; the CPU pushes an error code only for these vectors, the
    others push a zero so that the common handler sees one frame layout. */
@@ -264,6 +264,24 @@ dirty_loop:
 1:	mov %rax, 0x1000(%rdi)
 	inc %rax
 	jmp 1b
+
+/* To compatibility mode by a far return and back by a far jump. 0x40 is inc %eax there, a
+   REX prefix in 64-bit mode. */
+compat_prog:
+	lea 1f(%rip), %rax
+	pushq $SEL_KCODE32
+	pushq %rax
+	lretq
+	.code32
+1:	xor %eax, %eax
+	inc %eax
+	mov %esp, %ebx
+	push $0x5a
+	pop %ecx
+	ljmp $SEL_KCODE, $2f
+	.code64
+2:	mov $0x40, %r8d
+	hlt
 
 /* From 32-bit protected mode without paging to long mode with its own GDT, then #BP. */
 	.code32

@@ -78,3 +78,4 @@
 #define E_WP_TOGGLE   29
 #define E_GLOBAL      30
 #define E_DIRTY_LOOP  31
+#define E_COMPAT      32

@@ -168,6 +168,17 @@ TEST_F(SoftSystem, RepMovsbFaultsMidwayWithItsProgress) {
     EXPECT_EQ(m.get<std::uint8_t>(0xe000 - 1), 16);
 }
 
+TEST_F(SoftSystem, CompatibilityModeAndBack) {
+    m.start(E_COMPAT);
+    run_to_hlt();
+    EXPECT_EQ(gpr(rax) & 0xffffffff, 1u) << "0x40 decoded as inc %eax in compatibility mode";
+    EXPECT_EQ(gpr(rbx) & 0xffffffff, STACK0_TOP);
+    EXPECT_EQ(gpr(rcx) & 0xffffffff, 0x5au);
+    EXPECT_EQ(gpr(8), 0x40u);
+    EXPECT_TRUE(s().cs_l);
+    EXPECT_EQ(s().seg[cs].sel, SEL_KCODE);
+}
+
 TEST_F(SoftSystem, GpWithTheSelector) {
     m.start(E_GP_SEL);
     run_to_hlt();
