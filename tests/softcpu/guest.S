@@ -10,7 +10,7 @@ entries:
 	.quad stubs, paging_ad, jmp_rax, read_rax, write_rax, bigpages, invlpg_prog, gp_sel
 	.quad ud_prog, de_prog, bp_prog, ist_prog, to_user, user_pf, user_int, syscall_prog
 	.quad user_syscall, sti_prog, smc_same, smc_alias, smc_host, xadd_prog, spin, dirty_prog
-	.quad boot32, user_spin, user_hlt, user_end, rep_movsb, wp_toggle, global_prog, dirty_loop, compat_prog
+	.quad boot32, user_spin, user_hlt, user_end, rep_movsb, wp_toggle, global_prog, dirty_loop, compat_prog, rep_irq
 
 /* One 16-byte stub per vector; the CPU pushes an error code only for these vectors, the
    others push a zero so that the common handler sees one frame layout. */
@@ -281,6 +281,15 @@ compat_prog:
 	ljmp $SEL_KCODE, $2f
 	.code64
 2:	mov $0x40, %r8d
+	hlt
+
+/* A long rep stosb with interrupts on: one arrives in the middle of it. */
+rep_irq:
+	lea 1f(%rip), %r15
+	sti
+	nop
+1:	rep stosb
+	mov %rcx, %r14
 	hlt
 
 /* From 32-bit protected mode without paging to long mode with its own GDT, then #BP. */

@@ -79,3 +79,4 @@
 #define E_GLOBAL      30
 #define E_DIRTY_LOOP  31
 #define E_COMPAT      32
+#define E_REP_IRQ     33

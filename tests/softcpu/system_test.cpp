@@ -179,6 +179,28 @@ TEST_F(SoftSystem, CompatibilityModeAndBack) {
     EXPECT_EQ(s().seg[cs].sel, SEL_KCODE);
 }
 
+TEST_F(SoftSystem, InterruptInTheMiddleOfRepStos) {
+    m.put<std::uint64_t>(REPORT + R_RESUME, 1);
+    m.start(E_REP_IRQ);
+    s().gpr[rdi] = BIG_2M;
+    s().gpr[rcx] = 1 << 20;
+    s().gpr[rax] = 0xab;
+    m.cpu->set_block_limit(20);   // into the rep
+    ASSERT_FALSE(m.cpu->run());
+    ASSERT_EQ(s().rip, gpr(15));
+    std::uint64_t const left = gpr(rcx);
+    EXPECT_GT(left, 0u);
+    EXPECT_LT(left, 1u << 20);
+    m.cpu->interrupt(0x52);
+    run_to_hlt();
+    EXPECT_EQ(m.report(R_COUNT), 1u);
+    EXPECT_EQ(m.report(R_VEC), 0x52u);
+    EXPECT_EQ(m.report(R_RIP), gpr(15)) << "the interrupted rep resumes at itself";
+    EXPECT_EQ(gpr(14), 0u);
+    EXPECT_EQ(m.get<std::uint8_t>(BIG_2M + (1 << 20) - 1), 0xab);
+    EXPECT_EQ(m.get<std::uint8_t>(BIG_2M + (1 << 20)), 0);
+}
+
 TEST_F(SoftSystem, GpWithTheSelector) {
     m.start(E_GP_SEL);
     run_to_hlt();
