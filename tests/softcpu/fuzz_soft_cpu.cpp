@@ -152,6 +152,23 @@ void build_tables(MachineMode mode, unsigned cpl, std::uint64_t handler) {
     for (std::uint32_t i = 0; i < 1024; ++i) put<std::uint32_t>(pt32 + 4 * i, (i << 12) | 7);
 }
 
+// What CpuState promises whatever the guest did: the mode flags mirror EFER.LMA and CS's L
+// and D/B, the CPL is CS's RPL, RFLAGS bit 1 is set. A broken promise is a crash to keep.
+void check_invariants(CpuState const& s) {
+    char const* broken = nullptr;
+    if (s.long_mode != ((s.efer >> 10) & 1)) broken = "long_mode != EFER.LMA";
+    else if (s.cs_l != ((s.seg[cs].attr & seg_attr::l) != 0)) broken = "cs_l != CS.L";
+    else if (s.cs_db != ((s.seg[cs].attr & seg_attr::db) != 0)) broken = "cs_db != CS.D";
+    else if (s.cpl != (s.seg[cs].sel & 3u)) broken = "cpl != CS.RPL";
+    else if (!(s.rflags & 2) || (s.rflags >> 22)) broken = "RFLAGS reserved bits";
+    else if (s.long_mode && !(s.cr0 & 0x80000000)) broken = "long mode without paging";
+    if (!broken) return;
+    std::fprintf(stderr, "CpuState invariant broken: %s (rip %#llx cs %#x attr %#x cpl %u efer %#llx)\n", broken,
+                 static_cast<unsigned long long>(s.rip), s.seg[cs].sel, s.seg[cs].attr, s.cpl,
+                 static_cast<unsigned long long>(s.efer));
+    std::abort();
+}
+
 struct Stats {
     std::uint64_t runs = 0, instructions = 0, exits[64] = {}, kicked = 0;
 } stats;
@@ -249,6 +266,7 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
         }
         auto* k = cpu.run_state();
         ++stats.exits[k->exit_reason & 63];
+        if (k->exit_reason != KVM_EXIT_SHUTDOWN && k->exit_reason != KVM_EXIT_INTERNAL_ERROR) check_invariants(s);
         if (k->exit_reason == KVM_EXIT_SHUTDOWN || k->exit_reason == KVM_EXIT_INTERNAL_ERROR) break;
         if (k->exit_reason == KVM_EXIT_IO && k->io.direction == KVM_EXIT_IO_IN)
             std::memset(reinterpret_cast<std::uint8_t*>(k) + k->io.data_offset, 0xa5, k->io.size * k->io.count);
@@ -263,12 +281,26 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
 }
 
 #ifdef KXEN_FUZZ_SMOKE
+#include <cctype>
 #include <chrono>
 #include <random>
 #include <vector>
 
-// Without libFuzzer: random inputs from a fixed seed. Arguments: [count] [seed].
+// Without libFuzzer: random inputs from a fixed seed (arguments: [count] [seed]), or the
+// files named (a libFuzzer corpus or a crash to replay).
 int main(int argc, char** argv) {
+    if (argc > 1 && !std::isdigit(static_cast<unsigned char>(argv[1][0]))) {
+        for (int i = 1; i < argc; ++i) {
+            std::FILE* f = std::fopen(argv[i], "rb");
+            if (!f) continue;
+            std::vector<std::uint8_t> in(1 << 16);
+            in.resize(std::fread(in.data(), 1, in.size(), f));
+            std::fclose(f);
+            LLVMFuzzerTestOneInput(in.data(), in.size());
+        }
+        std::printf("%d inputs\n", argc - 1);
+        return 0;
+    }
     unsigned long const count = argc > 1 ? std::strtoul(argv[1], nullptr, 0) : 20000;
     unsigned long const seed = argc > 2 ? std::strtoul(argv[2], nullptr, 0) : 1;
     std::mt19937_64 rng{seed};
