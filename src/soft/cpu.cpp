@@ -160,6 +160,7 @@ bool Cpu::run() {
             __atomic_store_n(&run_->immediate_exit, 0, __ATOMIC_RELEASE);
             break;
         }
+        if (block_limit_ && --block_limit_ == 0) break;
         sync_phys();
         if (pending_irq_ >= 0 && can_interrupt()) {
             auto const v = static_cast<std::uint8_t>(pending_irq_);
@@ -397,14 +398,18 @@ Cpu::Flow Cpu::step_block() {
         if (!in.row) unsupported(b->host + prev, in.d.length ? in.d.length : 1, s_.rip);
         Flow st = one(in, s_.rip);
         if (st != Flow::next) return st;
-        // Left the block (a jump, a fault delivered, a rep re-run), or stored into its code.
         if (mmu_.code_written()) {
             // It stored to a page with cached code, maybe this block's: compare before reuse.
             mmu_.clear_code_written();
             ++epoch_;
             break;
         }
-        if (s_.rip != ((start + in.end) & (long64 ? ~0ull : s_.cs_db ? 0xffffffffull : 0xffffull))) break;
+        // Left the block (a jump, a fault delivered, a rep re-run), or opened the window for a
+        // pending interrupt (sti, popf, the end of a shadow): the interrupt comes before the
+        // next instruction, not at the end of the block.
+        if (s_.rip != ((start + in.end) & (long64 ? ~0ull : s_.cs_db ? 0xffffffffull : 0xffffull)) ||
+            (pending_irq_ >= 0 && can_interrupt()))
+            break;
         prev = in.end;
     }
     return Flow::next;

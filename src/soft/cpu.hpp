@@ -28,6 +28,9 @@ public:
     bool run();
     // From any thread: make run() return at its next block boundary.
     void kick() { __atomic_store_n(&run_->immediate_exit, 1, __ATOMIC_RELEASE); }
+    // After n more blocks, run() returns false as if kicked (0: no limit). For tests and fuzzing,
+    // where a guest that loops must still give the thread back, at the same point every time.
+    void set_block_limit(std::uint64_t n) { block_limit_ = n; }
     // Finish the instruction of the last exit without running on.
     void complete_pending();
     // Queue an external interrupt (delivered when IF allows).
@@ -77,7 +80,11 @@ private:
     CpuState s_{};
     Mmu mmu_;
     VcpuSync sync_;
-    std::unique_ptr<std::uint8_t[]> run_mem_;
+    // Allocated page-aligned, so freed with the matching aligned delete.
+    struct AlignedDelete {
+        void operator()(std::uint8_t* p) const { ::operator delete[](p, std::align_val_t{4096}); }
+    };
+    std::unique_ptr<std::uint8_t[], AlignedDelete> run_mem_;
     kvm_run* run_;
     std::unique_ptr<Block> cache_[cache_size];
     // A block whose bytes matched memory in this epoch runs without comparing them again. The
@@ -95,6 +102,7 @@ private:
     std::string internal_error_;
     std::unordered_set<std::uint64_t> logged_ud_;
     std::uint64_t retired_ = 0;
+    std::uint64_t block_limit_ = 0;
 };
 
 } // namespace kxen::soft

@@ -6,7 +6,10 @@
 namespace kxen::soft {
 
 std::unexpected<Result> fault(std::uint8_t vector, std::string what) {
-    return std::unexpected(Result{Outcome::fault, std::move(what), Fault{vector, 0, 0}});
+    // The vector decides whether the CPU pushes an error code, not the caller.
+    bool const code = vector == vec::df || (vector >= 10 && vector <= 14) || vector == 17 || vector == 21 ||
+                      vector == 29 || vector == 30;
+    return std::unexpected(Result{Outcome::fault, std::move(what), Fault{vector, 0, 0, code}});
 }
 
 std::unexpected<Result> page_fault(std::uint64_t gva, bool write, bool user, bool fetch) {

@@ -118,6 +118,10 @@ public:
     // reach these, so the defaults say "not here".
     // Translation caches: after a CR3/CR4/CR0.PG/EFER change (global: also global pages), and
     // invlpg.
+    // Accesses the CPU makes for itself (descriptor tables, the TSS, the stacks of a delivery)
+    // are supervisor accesses whatever the CPL; between set_system(true) and (false) the Env
+    // checks them so.
+    virtual void set_system(bool /*on*/) {}
     virtual void tlb_flush(bool /*global*/) {}
     virtual void tlb_flush_page(std::uint64_t /*gva*/) {}
     // CPUID as the vCPU's table gives it (eax, ebx, ecx, edx).

@@ -19,7 +19,10 @@ TEST(Emulate, UnsupportedNamesTheBytes) {
     EXPECT_EQ(r.outcome, Outcome::unsupported);
     EXPECT_EQ(r.what, "unsupported instruction 0f 58 c1 (addps/addpd/addss/addsd)");
     EXPECT_EQ(s.rip, before.rip);
-    r = run({0xd6}, s, env);   // salc: not implemented
+    r = run({0x0f, 0x0b}, s, env);   // ud2 is a row now: the fault it was made for
+    EXPECT_EQ(r.outcome, Outcome::fault);
+    EXPECT_EQ(r.fault.vector, 6);
+    r = run({0xd6}, s, env);   // salc: not emulated
     EXPECT_EQ(r.outcome, Outcome::unsupported);
 }
 

@@ -235,6 +235,16 @@ bool Mmu::fetch(std::uint64_t gva, void* dst, std::size_t len) {
 
 std::uint64_t Mmu::rdtsc() { return __rdtsc(); }
 
+namespace {
+// clang's __atomic_compare_exchange wants a mutable `desired`; the _n form takes it by value.
+template <class T> bool cas(std::uint8_t* p, void* expected, void const* desired) {
+    T d;
+    std::memcpy(&d, desired, sizeof d);
+    return __atomic_compare_exchange_n(reinterpret_cast<T*>(p), static_cast<T*>(expected), d, false, __ATOMIC_SEQ_CST,
+                                       __ATOMIC_SEQ_CST);
+}
+} // namespace
+
 std::optional<bool> Mmu::cmpxchg(std::uint64_t gva, void* expected, void const* desired, std::size_t len) {
     bool const natural = (len == 1 || len == 2 || len == 4 || len == 8 || len == 16) && (gva & 0xfff) + len <= 4096;
     if (!natural) return Env::cmpxchg(gva, expected, desired, len);   // split lock: not atomic
@@ -249,10 +259,10 @@ std::optional<bool> Mmu::cmpxchg(std::uint64_t gva, void* expected, void const* 
     // Misaligned locked accesses inside a page are atomic on x86 hosts too (a bus lock), so
     // the host's locked instructions do for any alignment within the page.
     switch (len) {
-    case 1: ok = __atomic_compare_exchange(p, static_cast<std::uint8_t*>(expected), static_cast<std::uint8_t const*>(desired), false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); break;
-    case 2: ok = __atomic_compare_exchange(reinterpret_cast<std::uint16_t*>(p), static_cast<std::uint16_t*>(expected), static_cast<std::uint16_t const*>(desired), false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); break;
-    case 4: ok = __atomic_compare_exchange(reinterpret_cast<std::uint32_t*>(p), static_cast<std::uint32_t*>(expected), static_cast<std::uint32_t const*>(desired), false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); break;
-    case 8: ok = __atomic_compare_exchange(reinterpret_cast<std::uint64_t*>(p), static_cast<std::uint64_t*>(expected), static_cast<std::uint64_t const*>(desired), false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); break;
+    case 1: ok = cas<std::uint8_t>(p, expected, desired); break;
+    case 2: ok = cas<std::uint16_t>(p, expected, desired); break;
+    case 4: ok = cas<std::uint32_t>(p, expected, desired); break;
+    case 8: ok = cas<std::uint64_t>(p, expected, desired); break;
     default: {
         unsigned __int128 e, d;
         std::memcpy(&e, expected, 16);

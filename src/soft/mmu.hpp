@@ -61,7 +61,7 @@ public:
 
     // Accesses the CPU makes for itself (IDT, GDT, TSS, stacks during delivery) are supervisor
     // accesses whatever the CPL.
-    void set_system(bool on) { system_ = on; }
+    void set_system(bool on) override { system_ += on ? 1 : -1; }   // nests: a delivery's own accesses
 
     // Pages the decode cache holds code from get no writable translations, so that every
     // store to them takes the slow path, which raises code_written().
@@ -80,14 +80,14 @@ private:
         std::uint8_t* host;      // host address of the page
         bool global;
     };
-    [[nodiscard]] unsigned user() const { return s_->cpl == 3 && !system_; }
+    [[nodiscard]] unsigned user() const { return s_->cpl == 3 && system_ == 0; }
     bool access(std::uint64_t gva, void* buf, std::size_t len, Access a);
 
     CpuState* s_;
     PhysMem* phys_;
     std::shared_ptr<SlotTable const> table_ = std::make_shared<SlotTable const>();
     Entry tlb_[2][tlb_size];
-    bool system_ = false;
+    int system_ = 0;
     std::uint32_t pf_error_ = 0;
     std::uint64_t pf_addr_ = 0;
     std::unordered_set<std::uintptr_t> code_pages_;

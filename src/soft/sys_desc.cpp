@@ -30,13 +30,19 @@ bool canonical(CpuState const& s, std::uint64_t a) {
 
 Step mem_read(CpuState const& s, Env& env, std::uint64_t gva, void* dst, std::size_t len, bool system) {
     if (s.long_mode && !canonical(s, gva)) return fault(vec::gp, 0, "#GP: non-canonical address");
-    if (!env.read(gva, dst, len)) return page_fault(gva, false, !system && s.cpl == 3);
+    if (system) env.set_system(true);
+    bool const ok = env.read(gva, dst, len);
+    if (system) env.set_system(false);
+    if (!ok) return page_fault(gva, false, !system && s.cpl == 3);
     return {};
 }
 
 Step mem_write(CpuState const& s, Env& env, std::uint64_t gva, void const* src, std::size_t len, bool system) {
     if (s.long_mode && !canonical(s, gva)) return fault(vec::gp, 0, "#GP: non-canonical address");
-    if (!env.write(gva, src, len)) return page_fault(gva, true, !system && s.cpl == 3);
+    if (system) env.set_system(true);
+    bool const ok = env.write(gva, src, len);
+    if (system) env.set_system(false);
+    if (!ok) return page_fault(gva, true, !system && s.cpl == 3);
     return {};
 }
 

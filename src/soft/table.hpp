@@ -55,6 +55,10 @@ std::span<Row const> bitops_rows();
 std::span<Row const> bmi_rows();
 std::span<Row const> cmpxchg_rows();
 std::span<Row const> system_rows();
+std::span<Row const> sys_seg_rows();
+std::span<Row const> sys_int_rows();
+std::span<Row const> sys_ctl_rows();
+std::span<Row const> sys_msr_rows();
 std::span<Row const> int_alu_rows();
 std::span<Row const> int_muldiv_rows();
 std::span<Row const> int_bits_rows();
@@ -62,10 +66,6 @@ std::span<Row const> int_data_rows();
 std::span<Row const> int_flow_rows();
 std::span<Row const> int_shift_rows();
 std::span<Row const> int_string_rows();
-std::span<Row const> sys_seg_rows();
-std::span<Row const> sys_int_rows();
-std::span<Row const> sys_ctl_rows();
-std::span<Row const> sys_msr_rows();
 
 // The row for a decoded instruction, or nullptr.
 Row const* find_row(Decoded const& d);
