@@ -191,6 +191,19 @@ enum class Known {
     // SDM Vol. 2 CVTDQ2PD xmm1, xmm2/m64: the memory operand is 8 bytes. QEMU 5.0 reads 16,
     // so an operand whose second 8 bytes are unmapped is a #PF there.
     cvtdq2pd_m128,
+    // SDM Vol. 2 CMPPS/CMPPD/CMPSS/CMPSD: the legacy encoding compares by imm8[2:0]; bits 7:3
+    // are reserved, not a #UD condition. QEMU 5.0 raises #UD for an imm8 above 7.
+    cmp_imm_ud,
+    // SDM Vol. 2 PHADDW/PHADDD/PHSUBW/...: the low half comes from the destination's pairs,
+    // the high half from the source's, both as they were. QEMU 5.0 writes the low half first,
+    // so with one register as both operands the high half is computed from the new low half.
+    // Excluded for that register form when only the high quadword differs.
+    phadd_alias,
+    // SDM Vol. 2 DPPS/DPPD: the selected products are summed pairwise, (p0 + p1) + (p2 + p3),
+    // each step rounded per MXCSR. QEMU 5.0 accumulates them one by one from +0.0, so directed
+    // rounding and signed zeros can come out differently; kxen runs the host's own dpps/dppd.
+    // Excluded when only the destination register and MXCSR differ.
+    dp_order,
 };
 
 char const* known_name(Known k) {
@@ -226,6 +239,9 @@ char const* known_name(Known k) {
     case Known::sse_ftz: return "QEMU: MXCSR.FTZ ignored";
     case Known::sse_daz_minmax: return "QEMU: min/max return a denormal operand unflushed under DAZ";
     case Known::cvtdq2pd_m128: return "QEMU: cvtdq2pd reads 16 bytes of its m64 operand";
+    case Known::cmp_imm_ud: return "QEMU: legacy cmpps/cmpss... with imm8 above 7 is #UD";
+    case Known::phadd_alias: return "QEMU: phadd/phsub with one register as both operands";
+    case Known::dp_order: return "QEMU: dpps/dppd products summed in another order";
     }
     return "?";
 }
@@ -442,8 +458,20 @@ Known known_deviation(Case const& c, RunResult const& kx, RunResult const& uc) {
     if (op == "ldmxcsr" && kx.kind == Kind::fault && kx.vector == 13 && uc.kind == Kind::done)
         return Known::ldmxcsr_reserved;
     if (op == "popcnt" && uc.kind == Kind::fault && uc.vector == 6) return Known::no_popcnt;
+    if (op.starts_with("cmp") && c.cmp_xmm && dec && (dec->imm & 0xf8) && kx.kind == Kind::done && uc.kind == Kind::fault &&
+        uc.vector == 6)
+        return Known::cmp_imm_ud;
+    if (dec && (op.starts_with("phadd") || op.starts_with("phsub")) && !dec->is_mem() && dec->reg() == dec->rm() &&
+        kx.kind == Kind::done && uc.kind == Kind::done) {
+        unsigned const r = dec->reg();
+        auto const diff = compare(c, kx, uc);
+        if (only(diff, {"xmm" + std::to_string(r)}) && kx.m.xmm[r].lo == uc.m.xmm[r].lo) return Known::phadd_alias;
+    }
     if (c.cmp_xmm && op != "ldmxcsr")
         if (Known const k = known_sse_fp(c, kx, uc); k != Known::none) return k;
+    if (dec && (op == "dpps" || op == "dppd") && kx.kind == Kind::done && uc.kind == Kind::done &&
+        only(compare(c, kx, uc), {"xmm" + std::to_string(dec->reg()), "mxcsr"}))
+        return Known::dp_order;
     if (kx.kind != Kind::done || uc.kind != Kind::done) return Known::none;
     auto const d = decode({c.bytes, c.len}, c.long64, !c.long64);
     if (!d) return Known::none;
