@@ -24,7 +24,7 @@ std::vector<kvm_cpuid_entry2> cpuid_model() {
     // "GenuineIntel": vendor-specific paths in guests are then the common ones.
     leaf(0, 0, false, 0xd, 0x756e6547, 0x6c65746e, 0x49656e69);
     // Family 6, model 0x3a-like signature; no APIC, MTRR, MCE, MMX or PSE-36: not implemented.
-    std::uint32_t const ecx1 = bits({0 /*SSE3*/, 13 /*CX16*/, 22 /*MOVBE*/, 23 /*POPCNT*/, 26 /*XSAVE*/});
+    std::uint32_t const ecx1 = bits({0 /*SSE3*/, 9 /*SSSE3*/, 13 /*CX16*/, 19 /*SSE4.1*/, 22 /*MOVBE*/, 23 /*POPCNT*/, 26 /*XSAVE*/});
     std::uint32_t const edx1 = bits({0 /*FPU*/, 3 /*PSE*/, 4 /*TSC*/, 5 /*MSR*/, 6 /*PAE*/, 8 /*CX8*/,
                                      11 /*SEP*/, 13 /*PGE*/, 15 /*CMOV*/, 16 /*PAT*/, 19 /*CLFSH*/,
                                      24 /*FXSR*/, 25 /*SSE*/, 26 /*SSE2*/});

@@ -28,7 +28,7 @@ namespace cr0 {
 inline constexpr std::uint64_t mp = 1u << 1, em = 1u << 2, ts = 1u << 3, am = 1u << 18;
 }
 namespace cr4 {
-inline constexpr std::uint64_t tsd = 1u << 2, osfxsr = 1u << 9, la57 = 1u << 12, osxsave = 1u << 18;
+inline constexpr std::uint64_t tsd = 1u << 2, osfxsr = 1u << 9, osxmmexcpt = 1u << 10, la57 = 1u << 12, osxsave = 1u << 18;
 }
 namespace fl {
 inline constexpr std::uint64_t cf = 1u << 0, pf = 1u << 2, af = 1u << 4, zf = 1u << 6, sf = 1u << 7,

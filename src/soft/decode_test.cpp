@@ -165,7 +165,7 @@ TEST(Describe, OnlyTheInstructionsBytes) {
 }
 
 TEST(Describe, UnsupportedAndBroken) {
-    EXPECT_EQ(describe(Bytes{0x0f, 0x58, 0xc1}), "0f 58 c1 (addps/addpd/addss/addsd)");
+    EXPECT_EQ(describe(Bytes{0x0f, 0xfc, 0xc1}), "0f fc c1 (mmx)");
     EXPECT_EQ(describe(Bytes{0x0f, 0x34}), "0f 34 (sysenter)");
     EXPECT_EQ(describe(Bytes{0x0f, 0x01, 0xc1}), "0f 01 c1 (vmcall)");
     EXPECT_EQ(describe(Bytes{0xc5, 0xf5, 0xef, 0xc2}), "c5 f5 ef c2 (vex)");

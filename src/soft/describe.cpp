@@ -92,6 +92,9 @@ std::string operand(Decoded const& d, char c) {
 char const* known_unsupported(Decoded const& d) {
     if (d.evex) return "evex";
     if (d.vex) return "vex";
+    if (d.map == Map::m0f && d.mandatory == 0 &&
+        ((d.opcode >= 0x60 && d.opcode <= 0x7f) || (d.opcode >= 0xd1 && d.opcode <= 0xfe)))
+        return "mmx";   // the MMX forms of the SSE2 integer opcodes
     if (d.map == Map::m0f) {
         switch (d.opcode) {
         case 0x34: return "sysenter";
@@ -99,8 +102,6 @@ char const* known_unsupported(Decoded const& d) {
         case 0x05: return "syscall";
         case 0x07: return "sysret";
         case 0x0b: return "ud2";
-        case 0x58: return "addps/addpd/addss/addsd";
-        case 0x59: return "mulps/mulpd/mulss/mulsd";
         case 0x01:
             if (d.modrm == 0xc1) return "vmcall";
             if (d.modrm == 0xd9) return "vmmcall";

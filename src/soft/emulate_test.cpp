@@ -15,9 +15,9 @@ TEST(Emulate, UnsupportedNamesTheBytes) {
     MemEnv env;
     CpuState s = cpu64();
     CpuState const before = s;
-    auto r = run({0x0f, 0x58, 0xc1}, s, env);   // addps
+    auto r = run({0x0f, 0xfc, 0xc1}, s, env);   // paddb mm0, mm1: MMX
     EXPECT_EQ(r.outcome, Outcome::unsupported);
-    EXPECT_EQ(r.what, "unsupported instruction 0f 58 c1 (addps/addpd/addss/addsd)");
+    EXPECT_EQ(r.what, "unsupported instruction 0f fc c1 (mmx)");
     EXPECT_EQ(s.rip, before.rip);
     r = run({0x0f, 0x0b}, s, env);   // ud2 is a row now: the fault it was made for
     EXPECT_EQ(r.outcome, Outcome::fault);

@@ -9,11 +9,12 @@ namespace {
 
 // Earlier families win: the integer rows accept any prefix, so the SSE/bitops rows selected by a
 // mandatory prefix (f3 0f bc tzcnt before 0f bc bsf) and the system rows must come first.
-constexpr std::array families = {sse_rows,        x87_rows,        x87_arith_rows, xsave_rows,
-                                 bitops_rows,     bmi_rows,        cmpxchg_rows,   system_rows,
-                                 sys_seg_rows,    sys_int_rows,    sys_ctl_rows,   sys_msr_rows,
-                                 int_alu_rows,    int_muldiv_rows, int_bits_rows,  int_data_rows,
-                                 int_flow_rows,   int_shift_rows,  int_string_rows};
+constexpr std::array families = {sse_rows,        sse_int_rows,    sse_fp_rows,    x87_rows,
+                                 x87_arith_rows,  xsave_rows,      bitops_rows,    bmi_rows,
+                                 cmpxchg_rows,    system_rows,     sys_seg_rows,   sys_int_rows,
+                                 sys_ctl_rows,    sys_msr_rows,    int_alu_rows,   int_muldiv_rows,
+                                 int_bits_rows,   int_data_rows,   int_flow_rows,  int_shift_rows,
+                                 int_string_rows};
 
 bool prefix_matches(Pfx p, std::uint8_t mandatory) {
     switch (p) {

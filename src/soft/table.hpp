@@ -48,6 +48,8 @@ struct Row {
 };
 
 std::span<Row const> sse_rows();
+std::span<Row const> sse_int_rows();
+std::span<Row const> sse_fp_rows();
 std::span<Row const> x87_rows();
 std::span<Row const> x87_arith_rows();
 std::span<Row const> xsave_rows();

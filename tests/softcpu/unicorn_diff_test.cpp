@@ -170,6 +170,40 @@ enum class Known {
     // just below the normal range); excluded when kxen stored a denormal and Unicorn the zero
     // of the same sign.
     fst_denormal_zero,
+    // SSE floating point, QEMU 5.0. Several may apply to one case, as for x87.
+    // SDM Vol. 1 sec. 11.5.1 and each instruction's "SIMD Floating-Point Exceptions": a
+    // masked exception sets its flag in MXCSR. QEMU 5.0 does not copy softfloat's flags to
+    // MXCSR; excluded when Unicorn's flags are the ones the case started with and kxen's
+    // include them.
+    sse_flags,
+    // SDM Vol. 1 sec. 4.8.3.5, table 4-7: with two NaN operands an SSE instruction returns
+    // the first source (the destination), quieted. QEMU 5.0 applies the x87 rule (the larger
+    // significand, or the QNaN); excluded lane by lane where both results are NaNs.
+    sse_nan_prop,
+    // SDM Vol. 1 sec. 10.2.3.3: with FTZ set and underflow masked a tiny result is a zero of
+    // the result's sign. QEMU 5.0 ignores FTZ; excluded where kxen's lane is that zero and
+    // Unicorn's a denormal of the same sign.
+    sse_ftz,
+    // SDM Vol. 1 sec. 10.2.3.4 and MINPS/MAXPS: with DAZ a denormal source is a zero of its
+    // sign, also as the value min/max return. QEMU 5.0 returns the unflushed operand; excluded
+    // where kxen's lane is zero and Unicorn's a denormal of the same sign.
+    sse_daz_minmax,
+    // SDM Vol. 2 CVTDQ2PD xmm1, xmm2/m64: the memory operand is 8 bytes. QEMU 5.0 reads 16,
+    // so an operand whose second 8 bytes are unmapped is a #PF there.
+    cvtdq2pd_m128,
+    // SDM Vol. 2 CMPPS/CMPPD/CMPSS/CMPSD: the legacy encoding compares by imm8[2:0]; bits 7:3
+    // are reserved, not a #UD condition. QEMU 5.0 raises #UD for an imm8 above 7.
+    cmp_imm_ud,
+    // SDM Vol. 2 PHADDW/PHADDD/PHSUBW/...: the low half comes from the destination's pairs,
+    // the high half from the source's, both as they were. QEMU 5.0 writes the low half first,
+    // so with one register as both operands the high half is computed from the new low half.
+    // Excluded for that register form when only the high quadword differs.
+    phadd_alias,
+    // SDM Vol. 2 DPPS/DPPD: the selected products are summed pairwise, (p0 + p1) + (p2 + p3),
+    // each step rounded per MXCSR. QEMU 5.0 accumulates them one by one from +0.0, so directed
+    // rounding and signed zeros can come out differently; kxen runs the host's own dpps/dppd.
+    // Excluded when only the destination register and MXCSR differ.
+    dp_order,
 };
 
 char const* known_name(Known k) {
@@ -200,6 +234,14 @@ char const* known_name(Known k) {
     case Known::fst_denormal_zero: return "QEMU: fst m32/m64 stores zero for a denormal result";
     case Known::x87_stack_fault: return "QEMU: no x87 stack overflow/underflow";
     case Known::ldmxcsr_reserved: return "QEMU: ldmxcsr does not #GP on reserved bits";
+    case Known::sse_flags: return "QEMU: MXCSR exception flags not set";
+    case Known::sse_nan_prop: return "QEMU: two NaN operands give the x87 NaN, not the first source";
+    case Known::sse_ftz: return "QEMU: MXCSR.FTZ ignored";
+    case Known::sse_daz_minmax: return "QEMU: min/max return a denormal operand unflushed under DAZ";
+    case Known::cvtdq2pd_m128: return "QEMU: cvtdq2pd reads 16 bytes of its m64 operand";
+    case Known::cmp_imm_ud: return "QEMU: legacy cmpps/cmpss... with imm8 above 7 is #UD";
+    case Known::phadd_alias: return "QEMU: phadd/phsub with one register as both operands";
+    case Known::dp_order: return "QEMU: dpps/dppd products summed in another order";
     }
     return "?";
 }
@@ -324,6 +366,63 @@ Known known_x87(Case const& c, RunResult const& kx, RunResult const& uc) {
     return Known::none;
 }
 
+// Patches Unicorn's SSE result lane by lane, one rule at a time, as known_x87 does.
+Known known_sse_fp(Case const& c, RunResult const& kx, RunResult const& uc) {
+    std::string_view const op = c.op;
+    if (op == "cvtdq2pd" && kx.kind == Kind::done && uc.kind == Kind::fault && uc.vector == 14 &&
+        uc.address >= c.mem_target + 8 && uc.address < c.mem_target + 16)
+        return Known::cvtdq2pd_m128;
+    if (kx.kind != Kind::done || uc.kind != Kind::done) return Known::none;
+    RunResult u = uc;
+    Known first = Known::none;
+    auto applied = [&](Known k) {
+        if (first == Known::none) first = k;
+        return compare(c, kx, u).empty();
+    };
+    // The width of the destination's float lanes: cvtsd2ss/cvtpd2ps write singles, ...
+    unsigned w = 0;
+    if (op.ends_with("2ss") || op.ends_with("2ps")) w = 4;
+    else if (op.ends_with("2sd") || op.ends_with("2pd")) w = 8;
+    else if (op.find('2') == std::string_view::npos && (op.ends_with("ss") || op.ends_with("ps"))) w = 4;
+    else if (op.find('2') == std::string_view::npos && (op.ends_with("sd") || op.ends_with("pd"))) w = 8;
+    bool const minmax = op.starts_with("min") || op.starts_with("max");
+    if (w) {
+        u64 const sign = w == 4 ? 1ull << 31 : 1ull << 63;
+        u64 const exp = w == 4 ? 0xffull << 23 : 0x7ffull << 52, frac = w == 4 ? (1ull << 23) - 1 : (1ull << 52) - 1;
+        u64 const lmask = w == 4 ? 0xffffffffull : ~0ull;
+        auto nan = [&](u64 v) { return (v & exp) == exp && (v & frac); };
+        auto denormal = [&](u64 v) { return (v & exp) == 0 && (v & frac); };
+        Known const order[] = {Known::sse_nan_prop, Known::sse_ftz, Known::sse_daz_minmax};
+        for (Known k : order) {
+            bool any = false;
+            for (unsigned r = 0; r < 16; ++r) {
+                u64* q[2] = {&u.m.xmm[r].lo, &u.m.xmm[r].hi};
+                u64 const* p[2] = {&kx.m.xmm[r].lo, &kx.m.xmm[r].hi};
+                for (unsigned h = 0; h < 2; ++h)
+                    for (unsigned sh = 0; sh < 64; sh += w * 8) {
+                        u64 const a = (*p[h] >> sh) & lmask, b = (*q[h] >> sh) & lmask;
+                        if (a == b) continue;
+                        bool fix = false;
+                        if (k == Known::sse_nan_prop) fix = nan(a) && nan(b);
+                        bool const zero_vs_denormal = (a & ~sign) == 0 && denormal(b) && (a & sign) == (b & sign);
+                        if (k == Known::sse_ftz) fix = zero_vs_denormal && (c.m.mxcsr & 0x8000) && !minmax;
+                        if (k == Known::sse_daz_minmax) fix = zero_vs_denormal && (c.m.mxcsr & 0x40) && minmax;
+                        if (!fix) continue;
+                        *q[h] = (*q[h] & ~(lmask << sh)) | (a << sh);
+                        any = true;
+                    }
+            }
+            if (any && applied(k)) return first;
+        }
+    }
+    u32 const fx = (kx.m.mxcsr ^ u.m.mxcsr) & 0x3f, start = c.m.mxcsr & 0x3f;
+    if (fx && (u.m.mxcsr & 0x3f) == start && (kx.m.mxcsr & start) == start) {
+        u.m.mxcsr = (u.m.mxcsr & ~0x3fu) | (kx.m.mxcsr & 0x3f);
+        if (applied(Known::sse_flags)) return first;
+    }
+    return Known::none;
+}
+
 Known known_deviation(Case const& c, RunResult const& kx, RunResult const& uc) {
     auto const dec = decode({c.bytes, c.len}, c.long64, !c.long64);
     std::string_view const opn = c.op;
@@ -359,6 +458,20 @@ Known known_deviation(Case const& c, RunResult const& kx, RunResult const& uc) {
     if (op == "ldmxcsr" && kx.kind == Kind::fault && kx.vector == 13 && uc.kind == Kind::done)
         return Known::ldmxcsr_reserved;
     if (op == "popcnt" && uc.kind == Kind::fault && uc.vector == 6) return Known::no_popcnt;
+    if (op.starts_with("cmp") && c.cmp_xmm && dec && (dec->imm & 0xf8) && kx.kind == Kind::done && uc.kind == Kind::fault &&
+        uc.vector == 6)
+        return Known::cmp_imm_ud;
+    if (dec && (op.starts_with("phadd") || op.starts_with("phsub")) && !dec->is_mem() && dec->reg() == dec->rm() &&
+        kx.kind == Kind::done && uc.kind == Kind::done) {
+        unsigned const r = dec->reg();
+        auto const diff = compare(c, kx, uc);
+        if (only(diff, {"xmm" + std::to_string(r)}) && kx.m.xmm[r].lo == uc.m.xmm[r].lo) return Known::phadd_alias;
+    }
+    if (c.cmp_xmm && op != "ldmxcsr")
+        if (Known const k = known_sse_fp(c, kx, uc); k != Known::none) return k;
+    if (dec && (op == "dpps" || op == "dppd") && kx.kind == Kind::done && uc.kind == Kind::done &&
+        only(compare(c, kx, uc), {"xmm" + std::to_string(dec->reg()), "mxcsr"}))
+        return Known::dp_order;
     if (kx.kind != Kind::done || uc.kind != Kind::done) return Known::none;
     auto const d = decode({c.bytes, c.len}, c.long64, !c.long64);
     if (!d) return Known::none;
