@@ -160,7 +160,6 @@ bool Cpu::run() {
             __atomic_store_n(&run_->immediate_exit, 0, __ATOMIC_RELEASE);
             break;
         }
-        if (block_limit_ && --block_limit_ == 0) break;
         sync_phys();
         if (pending_irq_ >= 0 && can_interrupt()) {
             auto const v = static_cast<std::uint8_t>(pending_irq_);
@@ -181,8 +180,13 @@ bool Cpu::run() {
             break;
         }
         Flow st = Flow::next;
+        bool limit = false;
         for (unsigned i = 0; i < blocks_per_check && st == Flow::next; ++i) {
             st = step_block();
+            if (block_limit_ && --block_limit_ == 0) {
+                limit = true;
+                break;
+            }
             if (++blocks_in_epoch_ >= epoch_blocks) {
                 blocks_in_epoch_ = 0;
                 ++epoch_;
@@ -194,6 +198,7 @@ bool Cpu::run() {
             exited = true;
             break;
         }
+        if (limit) break;   // as a kick
     }
     publish_regs();
     sync_.in_run.store(false, std::memory_order_seq_cst);
