@@ -355,7 +355,7 @@ Cpu::Block* Cpu::block_at(std::uint8_t const* host, std::uint64_t page_left, uns
     auto& slot = cache_[((key >> 1) ^ (key >> 13) ^ mode) & (cache_size - 1)];
     if (slot && slot->host == host && slot->mode == mode) {
         if (slot->checked == epoch_) return slot->insns.empty() ? nullptr : slot.get();
-        if (std::memcmp(slot->bytes.data(), host, slot->bytes.size()) == 0) {
+        if (slot->bytes.empty() || std::memcmp(slot->bytes.data(), host, slot->bytes.size()) == 0) {
             slot->checked = epoch_;
             return slot->insns.empty() ? nullptr : slot.get();
         }

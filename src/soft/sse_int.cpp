@@ -65,7 +65,8 @@ template <class T> constexpr auto gt = [](T a, T b) { return a > b ? T(~T{0}) : 
 constexpr auto min = [](auto a, auto b) { return std::min(a, b); };
 constexpr auto max = [](auto a, auto b) { return std::max(a, b); };
 constexpr auto avg = [](auto a, auto b) { return (u32{a} + b + 1) >> 1; };
-constexpr auto mullo = [](auto a, auto b) { return static_cast<i64>(a) * b; };
+// The low half of a product is the same signed or unsigned; unsigned arithmetic wraps.
+constexpr auto mullo = [](auto a, auto b) { return static_cast<u64>(a) * static_cast<u64>(b); };
 template <class T> constexpr auto mulhi = [](T a, T b) { return (i64{a} * i64{b}) >> 16; };
 constexpr auto mulhrs = [](i16 a, i16 b) { return ((i32{a} * b >> 14) + 1) >> 1; };
 template <class T> constexpr auto sign = [](T a, T b) { return b < 0 ? T(-a) : b == 0 ? T{0} : a; };
@@ -128,7 +129,7 @@ Xmm pmaddwd(Xmm a, Xmm b, unsigned) {
     auto const x = as<i16>(a), y = as<i16>(b);
     V<u32> r;
     for (unsigned i = 0; i < 4; ++i)
-        r.e[i] = static_cast<u32>(i32{x.e[2 * i]} * y.e[2 * i] + i32{x.e[2 * i + 1]} * y.e[2 * i + 1]);
+        r.e[i] = static_cast<u32>(i64{x.e[2 * i]} * y.e[2 * i] + i64{x.e[2 * i + 1]} * y.e[2 * i + 1]);
     return of(r);
 }
 
