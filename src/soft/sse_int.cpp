@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <limits>
+#include <type_traits>
 #include "soft/table.hpp"
 
 namespace kxen::soft {
@@ -69,8 +70,10 @@ constexpr auto avg = [](auto a, auto b) { return (u32{a} + b + 1) >> 1; };
 constexpr auto mullo = [](auto a, auto b) { return static_cast<u64>(a) * static_cast<u64>(b); };
 template <class T> constexpr auto mulhi = [](T a, T b) { return (i64{a} * i64{b}) >> 16; };
 constexpr auto mulhrs = [](i16 a, i16 b) { return ((i32{a} * b >> 14) + 1) >> 1; };
-template <class T> constexpr auto sign = [](T a, T b) { return b < 0 ? T(-a) : b == 0 ? T{0} : a; };
-template <class T> constexpr auto abs_ = [](T, T b) { return b < 0 ? T(-b) : b; };
+// Negation that wraps (psignd/pabsd of INT32_MIN give INT32_MIN, as the SDM says).
+template <class T> constexpr T neg(T a) { return T(0u - static_cast<std::make_unsigned_t<T>>(a)); }
+template <class T> constexpr auto sign = [](T a, T b) { return b < 0 ? neg(a) : b == 0 ? T{0} : a; };
+template <class T> constexpr auto abs_ = [](T, T b) { return b < 0 ? neg(b) : b; };
 
 // Shifts: psllw/d/q, psrlw/d/q, psraw/d. A count above the lane width clears the lane (logical)
 // or fills it with the sign (arithmetic); the xmm/m128 form's count is its whole low quadword.
