@@ -487,12 +487,25 @@ TEST_F(SoftSystem, DirtyLogAndSlotChangesWhileRunning) {
     m.start(E_DIRTY_LOOP);
     s().gpr[rdi] = DIRTY_GPA;
     std::thread t([&] { (void)m.run(nullptr, std::chrono::seconds(30)); });
+    // The guest stores a counter into page 1 in a loop. Once the counter has moved after a
+    // get returned, that store came after the get took the bits, so the next get must report
+    // page 1, however the threads were scheduled (a loaded host may not run the vCPU at all
+    // between two gets, so a fixed sleep proves nothing).
+    auto counter = [&] {
+        std::uint64_t v;
+        std::memcpy(&v, m.dirty_host() + 0x1000, sizeof v);
+        return v;
+    };
     for (int i = 0; i < 20; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
         auto const pages = dirty_pages(m);
         if (i > 0) {
             EXPECT_EQ(pages, std::vector<unsigned>{1}) << "get " << i;
         }
+        auto const seen = counter();
+        auto const until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (counter() == seen && std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+        ASSERT_NE(counter(), seen) << "the guest stopped writing";
     }
     std::vector<std::uint8_t> extra(1 << 16);
     auto const t0 = std::chrono::steady_clock::now();
