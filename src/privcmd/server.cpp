@@ -1,4 +1,5 @@
 #include "privcmd/server.hpp"
+#include "common/domain_name.hpp"
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -127,13 +128,10 @@ private:
         case Op::set_name: {
             auto d = hv_->lookup(static_cast<hv::DomId>(rq.a[0]));
             if (!d) return {err(XenErr::srch), {}};
-            if (rq.a[2] == 0 || rq.a[2] > 64) return {err(XenErr::inval), {}};
+            if (rq.a[2] == 0 || rq.a[2] > domain_name_max) return {err(XenErr::inval), {}};
             std::string name(rq.a[2], '\0');
             if (!buf_->read(rq.a[1], name.data(), name.size())) return {err(XenErr::fault), {}};
-            // The name becomes a file name (console log): keep it to a safe alphabet.
-            for (char ch : name)
-                if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.')
-                    return {err(XenErr::inval), {}};
+            if (!valid_domain_name(name)) return {err(XenErr::inval), {}};
             if (auto r = hv_->set_domain_name(*d, std::move(name)); !r) return {err(r.error()), {}};
             return rp;
         }

@@ -1,6 +1,7 @@
 // XlCfg: the settings of an xl.cfg file, and typed access to them with xl's rules.
 #include "toolstack/xl_cfg.hpp"
 #include "toolstack/xl_cfg_lex.hpp"
+#include "common/read_file.hpp"
 
 #include <fmt/format.h>
 
@@ -50,16 +51,8 @@ std::string CfgError::to_string() const {
 }
 
 CfgSetting const* XlCfg::find(std::string_view key) const {
-    auto it = std::find_if(settings_.rbegin(), settings_.rend(),
-                           [&](CfgSetting const& s) { return s.key == key; });
-    return it == settings_.rend() ? nullptr : &*it;
-}
-
-std::vector<std::string> XlCfg::keys() const {
-    std::vector<std::string> out;
-    for (auto const& s : settings_)
-        if (std::find(out.begin(), out.end(), s.key) == out.end()) out.push_back(s.key);
-    return out;
+    auto it = last_.find(key);
+    return it == last_.end() ? nullptr : &settings_[it->second];
 }
 
 auto XlCfg::add(CfgSetting s) -> std::expected<void, CfgError> {
@@ -80,6 +73,9 @@ auto XlCfg::add(CfgSetting s) -> std::expected<void, CfgError> {
             }
         }
     }
+    auto [it, fresh] = last_.try_emplace(s.key, settings_.size());
+    if (fresh) keys_.push_back(s.key);
+    else it->second = settings_.size();
     settings_.push_back(std::move(s));
     return {};
 }
@@ -150,13 +146,9 @@ auto load_xl_cfg(std::filesystem::path const& path) -> std::expected<XlCfg, CfgE
     auto fail = [&](std::string why) {
         return std::unexpected(CfgError{name, 0, 0, std::move(why)});
     };
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> f{std::fopen(name.c_str(), "rb"), &std::fclose};
-    if (!f) return fail(fmt::format("cannot open config file: {}", std::strerror(errno)));
-    std::string text;
-    char buf[8192];
-    while (std::size_t n = std::fread(buf, 1, sizeof buf, f.get())) text.append(buf, n);
-    if (std::ferror(f.get()))
-        return fail(fmt::format("cannot read config file: {}", std::strerror(errno)));
+    auto bytes = read_regular_file(name, max_config_bytes);
+    if (!bytes) return fail(fmt::format("cannot read config file: {}", bytes.error().message));
+    std::string_view text{reinterpret_cast<char const*>(bytes->data()), bytes->size()};
     return parse_xl_cfg(text, name);
 }
 

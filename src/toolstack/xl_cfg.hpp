@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace kxen::toolstack {
@@ -61,7 +62,7 @@ public:
     [[nodiscard]] CfgSetting const* find(std::string_view key) const;
     [[nodiscard]] bool has(std::string_view key) const { return find(key) != nullptr; }
     // Distinct keys, in the order they first appear.
-    [[nodiscard]] std::vector<std::string> keys() const;
+    [[nodiscard]] std::vector<std::string> const& keys() const { return keys_; }
 
     // Typed getters: nullopt when the key is absent; an error naming the setting's line
     // when it has the wrong type.
@@ -93,8 +94,17 @@ public:
     auto add(CfgSetting setting) -> std::expected<void, CfgError>;
 
 private:
+    // Heterogeneous lookup, so find(string_view) does not build a std::string.
+    struct KeyHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
+    };
+
     std::string filename_;
     std::vector<CfgSetting> settings_;
+    // Index of each key's last setting, so lookups (and a config with many keys) stay linear.
+    std::unordered_map<std::string, std::size_t, KeyHash, std::equal_to<>> last_;
+    std::vector<std::string> keys_;   // distinct keys in first-seen order
 };
 
 inline constexpr std::string_view command_line_source = "<command line>";
@@ -102,7 +112,12 @@ inline constexpr std::string_view command_line_source = "<command line>";
 auto parse_xl_cfg(std::string_view text, std::string filename)
     -> std::expected<XlCfg, CfgError>;
 
-// Reads and parses a file; an unreadable file is an error naming it.
+// Far more than any real config (a 100,000-key one is a few MiB); a bound so a config that is
+// not a file, or is absurdly large, is refused instead of read into memory.
+inline constexpr std::size_t max_config_bytes = 64u << 20;
+
+// Reads and parses a file; an unreadable file, or one that is not a regular file or is larger
+// than max_config_bytes, is an error naming it.
 auto load_xl_cfg(std::filesystem::path const& path) -> std::expected<XlCfg, CfgError>;
 
 } // namespace kxen::toolstack

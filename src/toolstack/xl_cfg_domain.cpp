@@ -1,5 +1,6 @@
 // DomainConfig from an XlCfg: xl's defaults and checks for the settings a PVH guest needs.
 #include "toolstack/xl_cfg_domain.hpp"
+#include "common/domain_name.hpp"
 
 #include <fmt/format.h>
 
@@ -54,10 +55,13 @@ Step read_name(XlCfg const& cfg, DomainConfig& d) {
     if (!name) return std::unexpected(name.error());
     if (!*name) return std::unexpected(CfgError{cfg.filename(), 0, 0, "'name' is required"});
     if ((*name)->empty()) return std::unexpected(error_at(cfg, "name", "'name' must not be empty"));
-    // The name goes into xenstore and into `kxl list` output; control characters break both.
-    if (std::any_of((*name)->begin(), (*name)->end(),
-                    [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
-        return std::unexpected(error_at(cfg, "name", "'name' must not contain control characters"));
+    if ((*name)->size() > domain_name_max)
+        return std::unexpected(error_at(cfg, "name", fmt::format(
+            "'name' is {} characters long; kxen allows at most {}", (*name)->size(), domain_name_max)));
+    if (auto bad = std::find_if_not((*name)->begin(), (*name)->end(), domain_name_char);
+        bad != (*name)->end())
+        return std::unexpected(error_at(cfg, "name", fmt::format(
+            "'name' may hold only letters, digits, '-', '_' and '.'; not {:?}", *bad)));
     d.name = std::move(**name);
     return {};
 }

@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace kxen::toolstack {
 namespace {
 
@@ -145,6 +147,15 @@ private:
 
 auto XlCfg::parse_more(std::string_view text, std::string const& source, int first_line)
     -> std::expected<void, CfgError> {
+    // At most one setting per line (or per ';'): reserving that bound up front keeps a config
+    // of 100,000 settings from being moved and rehashed as it grows.
+    auto const bound = settings_.size() + 1 + static_cast<std::size_t>(std::count_if(
+        text.begin(), text.end(), [](char c) { return c == '\n' || c == ';'; }));
+    if (bound > settings_.capacity()) {
+        // Geometric, so many small parse_more calls (one per override) stay linear too.
+        settings_.reserve(std::max(bound, 2 * settings_.capacity()));
+        last_.reserve(settings_.capacity());
+    }
     return Parser{*this, text, source, first_line}.run();
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace kxen::toolstack {
@@ -276,10 +277,27 @@ TEST(XlCfg, LoadFile) {
     auto missing = load_xl_cfg(path);
     ASSERT_FALSE(missing);
     EXPECT_EQ(missing.error().to_string(),
-              std::string(path) + ": cannot open config file: No such file or directory");
+              std::string(path) + ": cannot read config file: No such file or directory");
     auto dir = load_xl_cfg("/tmp");
     ASSERT_FALSE(dir);
     EXPECT_NE(dir.error().message.find("cannot read config file"), std::string::npos) << dir.error().to_string();
+}
+
+// A config that is not a regular file is refused before anything is read: /dev/zero would
+// otherwise be read until memory ran out, and a FIFO with no writer would hang.
+TEST(XlCfg, LoadOnlyRegularFiles) {
+    auto zero = load_xl_cfg("/dev/zero");
+    ASSERT_FALSE(zero);
+    EXPECT_EQ(zero.error().to_string(), "/dev/zero: cannot read config file: not a regular file");
+    char dir[] = "/tmp/xl_cfg_fifo_XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    std::string fifo = std::string(dir) + "/cfg";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    auto f = load_xl_cfg(fifo);
+    ASSERT_FALSE(f);
+    EXPECT_NE(f.error().message.find("not a regular file"), std::string::npos) << f.error().to_string();
+    ::unlink(fifo.c_str());
+    ::rmdir(dir);
 }
 
 } // namespace

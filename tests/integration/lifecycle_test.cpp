@@ -126,6 +126,57 @@ TEST(Lifecycle, BrokenConfigNamesFileAndLine) {
     EXPECT_FALSE(h.list_line("x"));
 }
 
+// Boot files that are not regular files, or do not fit the domain's memory, are refused before
+// anything is read or built; a name kxend would refuse is refused before kxl connects.
+TEST(Lifecycle, UnusableBootFilesAndNamesAreRefusedUpFront) {
+    KXEN_REQUIRE_ACCEL();
+    Host h;
+    auto zero = h.create("z", "test=hello", {"kernel=\"/dev/zero\""});
+    EXPECT_NE(zero.status, 0);
+    EXPECT_NE(zero.out.find("kernel '/dev/zero': not a regular file"), std::string::npos) << zero.out;
+
+    auto big = h.dir() / "big.img";
+    std::ofstream{big}.close();
+    std::filesystem::resize_file(big, 17u << 20);   // sparse: nothing is written
+    auto huge = h.create("r", "test=hello", {"memory=16", "ramdisk=\"" + big.string() + "\""});
+    EXPECT_NE(huge.status, 0);
+    EXPECT_NE(huge.out.find("ramdisk '" + big.string() + "': 17825792 bytes, more than the 16777216 allowed"),
+              std::string::npos) << huge.out;
+
+    // --socket names nothing: the name must be refused before kxl tries it.
+    auto slash = h.kxl({"--socket", (h.dir() / "absent").string(), "create",
+                        std::string(KXEN_EXAMPLES) + "/minios.cfg", "name=\"a/b\""});
+    EXPECT_NE(slash.status, 0);
+    EXPECT_NE(slash.out.find("'name' may hold only letters"), std::string::npos) << slash.out;
+    EXPECT_EQ(slash.out.find("absent"), std::string::npos) << slash.out;
+
+    auto list = h.kxl({"list"});
+    for (auto n : {" z ", " r ", "a/b"}) EXPECT_EQ(list.out.find(n), std::string::npos) << list.out;
+    EXPECT_TRUE(h.kxend_alive());
+}
+
+// A config full of settings kxl does not implement still creates the domain, and each one is
+// warned about (the first ones by name, the rest counted), never dropped silently.
+TEST(Lifecycle, UnimplementedSettingsAreWarnedAbout) {
+    KXEN_REQUIRE_ACCEL();
+    Host h;
+    auto cfg = h.dir() / "many.cfg";
+    {
+        std::ofstream f(cfg);
+        f << "name = \"many\"\nkernel = \"" << KXEN_GUEST << "\"\nmemory = 16\nextra = \"test=hello\"\n";
+        f << "vif = [ 'bridge=xenbr0' ]\n";
+        for (int i = 0; i < 100000; ++i) f << "unknown_" << i << " = " << i << "\n";
+    }
+    auto r = h.kxl({"create", cfg.string()});
+    ASSERT_EQ(r.status, 0) << r.out.substr(0, 4000);
+    EXPECT_NE(r.out.find("many.cfg:5: 'vif' is not implemented by kxl yet; ignored"), std::string::npos)
+        << r.out.substr(0, 4000);
+    EXPECT_NE(r.out.find("99981 more settings not implemented by kxl; ignored"), std::string::npos)
+        << r.out.substr(0, 4000);
+    EXPECT_TRUE(h.wait_console("many", "KXEN-TEST hello PASS")) << h.console_log("many");
+    h.kxl({"destroy", "many"});
+}
+
 TEST(Lifecycle, ListShowsDomainAndJson) {
     KXEN_REQUIRE_ACCEL();
     Host h;

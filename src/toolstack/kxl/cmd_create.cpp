@@ -27,6 +27,18 @@ std::string config_text(std::string const& path, std::vector<std::string> const&
     return text;
 }
 
+// Settings kxl does not implement are named, never dropped silently; past a screenful they
+// are counted, so a config with thousands of them stays readable.
+void warn_ignored(std::vector<ts::IgnoredSetting> const& ignored) {
+    constexpr std::size_t shown = 20;
+    for (std::size_t i = 0; i < ignored.size() && i < shown; ++i)
+        fmt::print(stderr, "kxl: warning: {}:{}: '{}' is not implemented by kxl yet; ignored\n",
+                   ignored[i].source, ignored[i].line, ignored[i].key);
+    if (ignored.size() > shown)
+        fmt::print(stderr, "kxl: warning: {} more settings not implemented by kxl; ignored\n",
+                   ignored.size() - shown);
+}
+
 } // namespace
 
 int cmd_create(Globals const& g, CreateArgs const& a) {
@@ -45,8 +57,10 @@ int cmd_create(Globals const& g, CreateArgs const& a) {
         return 1;
     }
     cfg->text = config_text(a.config, a.overrides);
-    if (!a.quiet)
+    if (!a.quiet) {
         for (auto const& w : cfg->warnings) fmt::print(stderr, "kxl: warning: {}\n", w);
+        warn_ignored(cfg->ignored);
+    }
     auto c = connect(g);
     if (!c) return 1;
     if (!a.quiet) fmt::print("Parsing config from {}\n", a.config);

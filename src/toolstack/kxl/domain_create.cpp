@@ -6,6 +6,7 @@
 #include <xen/hvm/params.h>
 #include <xen/sched.h>
 #include <xen/event_channel.h>
+#include "common/read_file.hpp"
 #include "toolstack/build/pvh.hpp"
 #include "toolstack/build/vcpu_start.hpp"
 
@@ -14,13 +15,14 @@ namespace build = toolstack::build;
 
 namespace {
 
-std::expected<std::vector<std::byte>, std::string> read_file(std::string const& what, std::string const& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) return std::unexpected(fmt::format("{} '{}': {}", what, path, std::strerror(errno)));
-    std::vector<char> bytes{std::istreambuf_iterator<char>(f), {}};
-    std::vector<std::byte> out(bytes.size());
-    std::memcpy(out.data(), bytes.data(), bytes.size());
-    return out;
+// A kernel or ramdisk larger than the guest's memory cannot be loaded; refusing it here also
+// keeps `kernel="/dev/zero"` from reading until kxl runs out of memory.
+std::expected<std::vector<std::byte>, std::string> read_boot_file(std::string const& what, std::string const& path,
+                                                                  std::uint64_t mem_bytes) {
+    auto r = read_regular_file(path, mem_bytes);
+    if (!r) return std::unexpected(fmt::format("{} '{}': {}{}", what, path, r.error().message,
+                                               r.error().err == EFBIG ? " (the domain's memory)" : ""));
+    return std::move(*r);
 }
 
 // Destroys a half-built domain unless disarmed.
@@ -170,7 +172,7 @@ XenResult<void> destroy_domain(privcmd::Client& c, xs::Handle* store, std::uint1
 
 std::expected<std::uint16_t, std::string> create_domain(privcmd::Client& c, toolstack::DomainConfig const& cfg,
                                                         bool paused, xs::Handle* store) {
-    auto kernel = read_file("kernel", cfg.kernel);
+    auto kernel = read_boot_file("kernel", cfg.kernel, cfg.memory_bytes());
     if (!kernel) return std::unexpected(kernel.error());
     auto image = build::parse_elf(std::move(*kernel));
     if (!image) return std::unexpected(fmt::format("kernel '{}': {}", cfg.kernel, image.error().message));
@@ -179,7 +181,7 @@ std::expected<std::uint16_t, std::string> create_domain(privcmd::Client& c, tool
     params.cmdline = cfg.cmdline;
     params.nr_vcpus = cfg.max_vcpus;
     if (cfg.ramdisk) {
-        auto rd = read_file("ramdisk", *cfg.ramdisk);
+        auto rd = read_boot_file("ramdisk", *cfg.ramdisk, cfg.memory_bytes());
         if (!rd) return std::unexpected(rd.error());
         params.ramdisk = std::move(*rd);
     }
