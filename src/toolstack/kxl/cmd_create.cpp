@@ -7,6 +7,7 @@
 #include <fstream>
 #include <fmt/format.h>
 #include <xen/sched.h>
+#include "common/read_file.hpp"
 #include "toolstack/kxl/domain_create.hpp"
 #include "toolstack/kxl/kxl.hpp"
 
@@ -17,8 +18,9 @@ namespace {
 
 // The file as written, then the overrides, which later lines win over as in xl.cfg.
 std::string config_text(std::string const& path, std::vector<std::string> const& overrides) {
-    std::ifstream f(path);
-    std::string text{std::istreambuf_iterator<char>(f), {}};
+    auto bytes = read_regular_file(path, ts::max_config_bytes);   // load_xl_cfg has read it already
+    std::string text;
+    if (bytes) text.assign(reinterpret_cast<char const*>(bytes->data()), bytes->size());
     if (!overrides.empty()) {
         if (!text.empty() && text.back() != '\n') text += '\n';
         text += "# kxl create overrides\n";
