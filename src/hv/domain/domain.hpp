@@ -77,6 +77,11 @@ public:
     [[nodiscard]] shared_info* shinfo() const { return shared_info_.load(); }
     void map_shared_info(shared_info* p, std::uint64_t gfn);
     [[nodiscard]] std::uint64_t shared_info_gfn() const { return shared_info_gfn_; }
+    // Xen's has_32bit_shinfo: shared_info and vcpu_info in the x86_32 layout (32-bit event
+    // words, 1024 2-level ports). Latched, as Xen's hvm_latch_shinfo_size, from the mode of
+    // the vCPU that writes the hypercall page or sets HVM_PARAM_CALLBACK_IRQ.
+    [[nodiscard]] bool shinfo_compat() const { return shinfo_compat_.load(); }
+    void set_shinfo_compat(bool c) { shinfo_compat_.store(c); }
 
     // Lifecycle, as Xen's domain.c: pause counts nest; shutdown records why; crash = shutdown(crash).
     void pause();
@@ -133,6 +138,7 @@ private:
     std::vector<std::unique_ptr<Vcpu>> vcpus_;
     std::atomic<shared_info*> shared_info_{nullptr};
     std::uint64_t shared_info_gfn_ = ~0ull;
+    std::atomic<bool> shinfo_compat_{false};
 
     std::atomic<int> pause_count_{0};
     std::atomic<bool> is_shutdown_{false};

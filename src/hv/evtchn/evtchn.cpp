@@ -13,7 +13,7 @@ std::uint32_t Table::max_ports() const {
     // dom0's processes deliver through eventfds, not a shared_info bitmap: no 2-level limit
     // (on Xen, a dom0 kernel with the FIFO ABI has the same reach).
     if ((!dom_ && domid_ == 0) || (dom_ && dom_->fifo())) return EVTCHN_FIFO_NR_CHANNELS;
-    return nr_ports_2l;
+    return dom_ ? nr_ports_2l_of(*dom_) : nr_ports_2l;
 }
 
 XenResult<evtchn_port_t> Table::alloc_locked() {

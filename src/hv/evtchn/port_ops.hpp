@@ -13,6 +13,8 @@ class Vcpu;
 namespace kxen::hv::evtchn {
 
 inline constexpr std::uint32_t nr_ports_2l = sizeof(xen_ulong_t) * 8 * sizeof(xen_ulong_t) * 8;
+// The 2-level ABI's reach for this domain: nr_ports_2l, or 1024 with the 32-bit shared_info.
+[[nodiscard]] std::uint32_t nr_ports_2l_of(Domain const& d);
 
 void deliver(Domain& d, Vcpu& v, evtchn_port_t port, unsigned priority);
 void clear_pending(Domain& d, evtchn_port_t port);

@@ -48,6 +48,8 @@ XenResult<void> set_param(Caller& c, xen_hvm_param_t& op) {
         if (type == HVM_PARAM_CALLBACK_TYPE_VECTOR && (op.value & 0xff) < 0x10) return xen_fail(XenErr::inval);
     }
     (*d)->set_param(op.index, op.value);
+    // Xen's hvm_latch_shinfo_size: one of a PV driver's first calls, made in the mode it runs in.
+    if (op.index == HVM_PARAM_CALLBACK_IRQ && c.dom == d->get()) c.dom->set_shinfo_compat(c.compat);
     if (op.index == HVM_PARAM_CALLBACK_IRQ)
         for (std::uint32_t i = 0; i < (*d)->max_vcpus(); ++i) c.hv.sched().kick(*(*d)->vcpu(i));
     return {};

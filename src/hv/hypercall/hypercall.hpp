@@ -18,6 +18,7 @@ struct Caller {
     Domain* dom;        // null: a dom0 process over privcmd
     Vcpu* vcpu;         // null for dom0
     GuestAccess& mem;   // where pointer arguments point
+    bool compat = false;   // a 32-bit guest: Xen's x86_32 argument layouts (hv/compat)
     [[nodiscard]] bool privileged() const { return dom == nullptr; }
     [[nodiscard]] std::uint16_t id() const;
 };

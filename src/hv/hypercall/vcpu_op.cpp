@@ -3,6 +3,7 @@
 #include <cstring>
 #include <xen/vcpu.h>
 #include <xen/hvm/hvm_vcpu.h>
+#include "hv/compat/layout.h"
 #include "hv/domain/domain.hpp"
 #include "hv/hv.hpp"
 #include "hv/hypercall/hypercall.hpp"
@@ -27,7 +28,8 @@ long register_vcpu_info(Caller& c, Vcpu& v, std::uint64_t arg) {
     if (auto* old = v.info()) std::memcpy(area, old, sizeof(vcpu_info));
     else std::memset(area, 0, sizeof(vcpu_info));
     area->evtchn_upcall_pending = 1;   // Xen marks events pending so none is lost in the move
-    area->evtchn_pending_sel = ~xen_ulong_t{0};
+    if (c.dom->shinfo_compat()) reinterpret_cast<compat_vcpu_info_head*>(p)->evtchn_pending_sel = ~compat_ulong{0};
+    else area->evtchn_pending_sel = ~xen_ulong_t{0};
     v.set_info_area(area);
     c.dom->hv().clock().update(area->time);
     return 0;

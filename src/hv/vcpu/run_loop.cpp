@@ -4,6 +4,7 @@
 #include "common/log.hpp"
 #include "hv/domain/domain.hpp"
 #include "hv/hv.hpp"
+#include "hv/compat/compat.hpp"
 #include "hv/hypercall/hypercall.hpp"
 #include "hv/sched/scheduler.hpp"
 #include "hv/vcpu/cpuid.hpp"
@@ -69,10 +70,12 @@ bool stuck_on_vmcall(Vcpu& v) {
     return b[0] == 0x0f && b[1] == 0x01 && (b[2] == 0xc1 || b[2] == 0xd9);
 }
 
-long dispatch_hypercall(Vcpu& v, GuestVirt& mem, unsigned cpl, std::uint64_t nr, Args const& a) {
-    Caller c{v.domain().hv(), &v.domain(), &v, mem};
+long dispatch_hypercall(Vcpu& v, GuestVirt& mem, unsigned cpl, bool compat, std::uint64_t nr, Args a) {
+    Caller c{v.domain().hv(), &v.domain(), &v, mem, compat};
+    if (compat)
+        for (auto& x : a) x &= 0xffffffff;   // a 32-bit guest's registers; never a 64-bit address
     // As Xen: HVM hypercalls only from ring 0.
-    long ret = cpl != 0 ? xen_ret(XenErr::perm) : hypercall(c, nr, a);
+    long ret = cpl != 0 ? xen_ret(XenErr::perm) : compat ? compat::hypercall(c, nr, a) : hypercall(c, nr, a);
     log::debug("d{}v{}: hypercall {}({:#x}, {:#x}, {:#x}) = {}", v.domain().id(), v.id(), nr, a[0], a[1], a[2], ret);
     return ret;
 }
@@ -83,12 +86,10 @@ void hypercall_exit(Vcpu& v) {
     GuestVirt mem{v};
     long ret;
     if (mem.long_mode_code()) {
-        ret = dispatch_hypercall(v, mem, mem.cpl(), r.rax, {r.rdi, r.rsi, r.rdx, r.r10, r.r8});
+        ret = dispatch_hypercall(v, mem, mem.cpl(), false, r.rax, {r.rdi, r.rsi, r.rdx, r.r10, r.r8});
     } else {
-        // The 32-bit ABI; kxen implements the 64-bit structure layouts only (see DESIGN-NOTES).
-        ret = dispatch_hypercall(v, mem, mem.cpl(), r.rax & 0xffffffff,
-                                 {r.rbx & 0xffffffff, r.rcx & 0xffffffff, r.rdx & 0xffffffff,
-                                  r.rsi & 0xffffffff, r.rdi & 0xffffffff});
+        // Xen's 32-bit ABI: arguments in ebx, ecx, edx, esi, edi; structures in x86_32 layout.
+        ret = dispatch_hypercall(v, mem, mem.cpl(), true, r.rax & 0xffffffff, {r.rbx, r.rcx, r.rdx, r.rsi, r.rdi});
     }
     r.rax = static_cast<std::uint64_t>(ret);
     v.cpu().regs_dirty();
@@ -100,7 +101,7 @@ void xen_hcall_exit(Vcpu& v) {
     auto& h = v.cpu().run_state().xen.u.hcall;
     GuestVirt mem{v};
     Args a{h.params[0], h.params[1], h.params[2], h.params[3], h.params[4]};
-    long ret = dispatch_hypercall(v, mem, h.cpl, h.input, a);
+    long ret = dispatch_hypercall(v, mem, h.cpl, !h.longmode, h.input, a);
     h.result = h.longmode ? static_cast<std::uint64_t>(ret) : static_cast<std::uint32_t>(ret);
 }
 
@@ -124,8 +125,11 @@ bool handle_exit(Vcpu& v) {
         return true;
     case KVM_EXIT_X86_WRMSR:
         run.msr.error = 1;
-        if (run.msr.index == hypercall_msr && (run.msr.data & 0xfff) == 0)
+        if (run.msr.index == hypercall_msr && (run.msr.data & 0xfff) == 0) {
             run.msr.error = write_hypercall_page(d, run.msr.data) ? 0 : 1;
+            // Xen's hvm_latch_shinfo_size: the guest's mode now picks its shared_info layout.
+            d.set_shinfo_compat(!GuestVirt{v}.long_mode_code());
+        }
         return true;
     case KVM_EXIT_X86_RDMSR:
         run.msr.error = 1;
