@@ -14,3 +14,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# Real Xen guests the tests boot, unpacked into .cache (not installed): Debian's GRUB for PVH.
+"$(dirname "$0")/debs.sh" grub-debs grub-xen-host

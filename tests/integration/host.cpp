@@ -208,6 +208,10 @@ std::optional<xs::Handle> Host::store() const {
     return std::nullopt;
 }
 
+bool type(int s, std::string const& keys) {
+    return ::send(s, keys.data(), keys.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(keys.size());
+}
+
 int Host::console_socket(unsigned domid) const {
     int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s < 0) return -1;

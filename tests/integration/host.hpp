@@ -21,6 +21,9 @@ struct Run {
     std::string out;       // stdout + stderr
 };
 
+// Sends keys to a console socket (Host::console_socket) as a person typing them would.
+bool type(int console_socket, std::string const& keys);
+
 class Host {
 public:
     Host();

@@ -18,12 +18,11 @@
 #include "xenstore/client/xs.hpp"
 
 using kxen::test::Host;
+using kxen::test::type;
 using namespace kxen;
 using namespace std::chrono_literals;
 
 namespace {
-
-
 
 constexpr int kGone = -2;
 
@@ -78,10 +77,6 @@ bool wait_console_after(Host const& h, std::string const& name, std::size_t from
     return false;
 }
 
-
-bool type(int s, std::string const& keys) {
-    return ::send(s, keys.data(), keys.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(keys.size());
-}
 
 class SuspendCancel : public ::testing::TestWithParam<std::string> {};
 

@@ -11,18 +11,8 @@
 #include "host.hpp"
 
 using kxen::test::Host;
+using kxen::test::type;
 using namespace std::chrono_literals;
-
-namespace {
-
-
-// kxen-backend's console socket, attached to `domid` (kxl console's protocol).
-
-bool type(int s, std::string const& keys) {
-    return ::send(s, keys.data(), keys.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(keys.size());
-}
-
-} // namespace
 
 TEST(XenbusConsole, GuestXenstoreClient) {
     KXEN_REQUIRE_ACCEL();
