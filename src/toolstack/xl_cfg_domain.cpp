@@ -44,10 +44,10 @@ constexpr std::array<std::pair<ShutdownAction, std::string_view>, 7> action_name
 }};
 
 // The settings read below; any other key is reported in DomainConfig::ignored.
-constexpr std::array<std::string_view, 19> known_keys{
+constexpr std::array<std::string_view, 20> known_keys{
     "name", "type", "builder", "pvh", "uuid", "memory", "maxmem", "vcpus", "maxvcpus",
     "kernel", "ramdisk", "cmdline", "root", "extra", "on_poweroff", "on_reboot", "on_crash",
-    "on_watchdog", "on_soft_reset",
+    "on_watchdog", "on_soft_reset", "disk",
 };
 
 Step read_name(XlCfg const& cfg, DomainConfig& d) {
@@ -193,6 +193,26 @@ Step read_action(XlCfg const& cfg, std::string_view key, ShutdownAction& out) {
     return {};
 }
 
+Step read_disks(XlCfg const& cfg, DomainConfig& d) {
+    auto list = cfg.get_list("disk");
+    if (!list) return std::unexpected(list.error());
+    if (!*list) return {};
+    auto const* setting = cfg.find("disk");
+    for (auto const& item : **list) {
+        auto at = [&](std::string message) {
+            return std::unexpected(CfgError{setting->source, item.line, item.column, std::move(message)});
+        };
+        if (item.is_list()) return at("each 'disk' entry must be a string such as 'file:/img,xvda,w'");
+        auto spec = parse_disk_spec(item.text);
+        if (!spec) return at(fmt::format("disk '{}': {}", item.text, spec.error()));
+        for (auto const& other : d.disks)
+            if (other.devid == spec->devid)
+                return at(fmt::format("disk '{}': vdev {} is the same device as {}", item.text, spec->vdev, other.vdev));
+        d.disks.push_back(std::move(*spec));
+    }
+    return {};
+}
+
 void collect_ignored(XlCfg const& cfg, DomainConfig& d) {
     for (auto const& key : cfg.keys()) {
         if (std::find(known_keys.begin(), known_keys.end(), key) != known_keys.end()) continue;
@@ -217,7 +237,7 @@ std::optional<ShutdownAction> shutdown_action_from(std::string_view text) {
 
 auto domain_config_from(XlCfg const& cfg) -> std::expected<DomainConfig, CfgError> {
     DomainConfig d;
-    for (auto step : {read_name, read_type, read_uuid, read_memory, read_vcpus, read_boot})
+    for (auto step : {read_name, read_type, read_uuid, read_memory, read_vcpus, read_boot, read_disks})
         if (auto r = step(cfg, d); !r) return std::unexpected(r.error());
     std::pair<std::string_view, ShutdownAction*> const actions[] = {
         {"on_poweroff", &d.on_poweroff}, {"on_reboot", &d.on_reboot}, {"on_crash", &d.on_crash},

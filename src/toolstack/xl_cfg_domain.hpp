@@ -3,6 +3,7 @@
 #pragma once
 #include "toolstack/xl_cfg.hpp"
 #include "toolstack/xl_cfg_uuid.hpp"
+#include "toolstack/xl_disk.hpp"
 
 #include <cstdint>
 #include <expected>
@@ -56,6 +57,7 @@ struct DomainConfig {
     ShutdownAction on_crash = ShutdownAction::destroy;
     ShutdownAction on_watchdog = ShutdownAction::destroy;
     ShutdownAction on_soft_reset = ShutdownAction::soft_reset;
+    std::vector<DiskSpec> disks;         // `disk = [...]`, in order; vdevs are distinct
     std::vector<IgnoredSetting> ignored;
     std::vector<std::string> warnings;   // things xl also warns about; worth printing
     // The xl.cfg text this came from (overrides appended), as xl keeps it for save files.

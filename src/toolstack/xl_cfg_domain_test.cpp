@@ -50,7 +50,7 @@ TEST(DomainConfig, FullConfig) {
         "uuid = \"01234567-89AB-cdef-0123-456789abcdef\"\n"
         "on_poweroff = \"preserve\"\non_reboot = \"rename-restart\"\n"
         "on_crash = \"coredump-restart\"\non_watchdog = \"coredump-destroy\"\n"
-        "cmdline = \"console=hvc0\"\ndisk = ['x']\nvif = []\n");
+        "cmdline = \"console=hvc0\"\ndisk = ['/x.img,,xvda']\nvif = []\n");
     ASSERT_TRUE(d) << d.error().to_string();
     EXPECT_EQ(d->kernel, "k.elf");   // relative paths stay relative to the cwd, as in xl
     EXPECT_EQ(d->ramdisk, "/i.img");
@@ -67,10 +67,11 @@ TEST(DomainConfig, FullConfig) {
     EXPECT_EQ(d->on_crash, ShutdownAction::coredump_restart);
     EXPECT_EQ(d->on_watchdog, ShutdownAction::coredump_destroy);
     EXPECT_EQ(d->cmdline, "console=hvc0");
-    ASSERT_EQ(d->ignored.size(), 2u);
-    EXPECT_EQ(d->ignored[0].key, "disk");
-    EXPECT_EQ(d->ignored[0].line, 15);
-    EXPECT_EQ(d->ignored[1].key, "vif");
+    ASSERT_EQ(d->disks.size(), 1u);
+    EXPECT_EQ(d->disks[0].target, "/x.img");
+    ASSERT_EQ(d->ignored.size(), 1u);
+    EXPECT_EQ(d->ignored[0].key, "vif");
+    EXPECT_EQ(d->ignored[0].line, 16);
 }
 
 TEST(DomainConfig, CmdlineFromRootAndExtraAsXlBuildsIt) {
@@ -203,6 +204,25 @@ TEST(DomainConfig, OverridesApplyBeforeValidation) {
     auto e = domain_config_from(*cfg);
     ASSERT_FALSE(e);
     EXPECT_EQ(e.error().to_string(), "<command line>:1:7: 'vcpus' must be between 1 and 128, not 0");
+}
+
+} // namespace
+} // namespace kxen::toolstack
+
+namespace kxen::toolstack {
+namespace {
+
+TEST(DomainConfig, DisksAreParsedAndErrorsPointAtTheEntry) {
+    auto d = domain("name = \"g\"\nkernel = \"/k\"\ndisk = [ 'file:/a.img,xvda,w',\n  '/b.iso,,hdc,cdrom' ]\n");
+    ASSERT_TRUE(d);
+    ASSERT_EQ(d->disks.size(), 2u);
+    EXPECT_EQ(d->disks[0].target, "/a.img");
+    EXPECT_TRUE(d->disks[1].cdrom);
+    EXPECT_TRUE(d->ignored.empty());
+    expect_invalid("name = \"g\"\nkernel = \"/k\"\ndisk = [ '/a,,xvda',\n  '/b,qcow2,xvdb' ]\n",
+                   "d.cfg:4:3: disk '/b,qcow2,xvdb': format 'qcow2' is not supported: kxen's disk backend reads raw images");
+    expect_invalid("name = \"g\"\nkernel = \"/k\"\ndisk = [ '/a,,xvda', '/b,,xvda' ]\n",
+                   "d.cfg:3:22: disk '/b,,xvda': vdev xvda is the same device as xvda");
 }
 
 } // namespace
