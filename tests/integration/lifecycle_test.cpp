@@ -143,6 +143,11 @@ TEST(Lifecycle, UnusableBootFilesAndNamesAreRefusedUpFront) {
     EXPECT_NE(huge.out.find("ramdisk '" + big.string() + "': 17825792 bytes, more than the 16777216 allowed"),
               std::string::npos) << huge.out;
 
+    auto nodisk = h.create("d", "test=hello", {"disk=['/nonexistent/disk.img,,xvda']"});
+    EXPECT_NE(nodisk.status, 0);
+    EXPECT_NE(nodisk.out.find("disk xvda: '/nonexistent/disk.img': No such file or directory"), std::string::npos)
+        << nodisk.out;
+
     // --socket names nothing: the name must be refused before kxl tries it.
     auto slash = h.kxl({"--socket", (h.dir() / "absent").string(), "create",
                         std::string(KXEN_EXAMPLES) + "/minios.cfg", "name=\"a/b\""});
@@ -151,7 +156,7 @@ TEST(Lifecycle, UnusableBootFilesAndNamesAreRefusedUpFront) {
     EXPECT_EQ(slash.out.find("absent"), std::string::npos) << slash.out;
 
     auto list = h.kxl({"list"});
-    for (auto n : {" z ", " r ", "a/b"}) EXPECT_EQ(list.out.find(n), std::string::npos) << list.out;
+    for (auto n : {" z ", " r ", " d ", "a/b"}) EXPECT_EQ(list.out.find(n), std::string::npos) << list.out;
     EXPECT_TRUE(h.kxend_alive());
 }
 
