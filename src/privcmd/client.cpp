@@ -511,6 +511,48 @@ std::int16_t Client::grant_copy_from(std::uint16_t domid, std::span<std::uint32_
     return GNTST_okay;
 }
 
+std::int16_t Client::grant_copy_segments(std::uint16_t domid, std::span<GrantSegment const> segs, void* data,
+                                         bool to_guest) {
+    reset();
+    if (segs.empty() || segs.size() > max_copy_segments) return GNTST_bad_copy_arg;
+    for (auto const& s : segs)
+        if (s.len == 0 || s.offset >= 4096 || s.len > 4096 - s.offset) return GNTST_bad_copy_arg;
+    // Our side of each segment is a page of the shared buffer, as in grant_copy_to.
+    std::uint64_t const first_page = 4096;
+    used_ = first_page + segs.size() * 4096;
+    std::vector<gnttab_copy_t> ops(segs.size());
+    auto* bytes = static_cast<std::uint8_t*>(data);
+    std::size_t pos = 0;
+    for (std::size_t i = 0; i < segs.size(); ++i) {
+        auto& op = ops[i];
+        auto& ours = to_guest ? op.source : op.dest;
+        auto& theirs = to_guest ? op.dest : op.source;
+        ours.u.gmfn = (first_page >> 12) + i;
+        ours.domid = DOMID_SELF;
+        theirs.u.ref = segs[i].ref;
+        theirs.domid = domid;
+        theirs.offset = segs[i].offset;
+        op.len = segs[i].len;
+        op.flags = to_guest ? GNTCOPY_dest_gref : GNTCOPY_source_gref;
+        if (to_guest) std::memcpy(buf_.data() + first_page + i * 4096, bytes + pos, segs[i].len);
+        pos += segs[i].len;
+    }
+    auto off = stage(ops.data(), ops.size() * sizeof ops[0]);
+    auto n = hypercall(__HYPERVISOR_grant_table_op, GNTTABOP_copy, off, segs.size());
+    if (n < 0) return GNTST_general_error;
+    fetch(off, ops.data(), ops.size() * sizeof ops[0]);
+    for (auto const& op : ops)
+        if (op.status != GNTST_okay) return op.status;
+    if (!to_guest) {
+        pos = 0;
+        for (std::size_t i = 0; i < segs.size(); ++i) {
+            std::memcpy(bytes + pos, buf_.data() + first_page + i * 4096, segs[i].len);
+            pos += segs[i].len;
+        }
+    }
+    return GNTST_okay;
+}
+
 std::int64_t Client::raw_struct_call(std::uint64_t nr, std::uint64_t cmd, void* arg, std::size_t len) {
     reset();
     auto off = stage(arg, len);

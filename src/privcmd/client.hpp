@@ -119,6 +119,19 @@ public:
     // first GNTST_* status that is not GNTST_okay, else GNTST_okay.
     std::int16_t grant_copy_from(std::uint16_t domid, std::span<std::uint32_t const> refs, std::uint16_t len,
                                  void* out);
+    // Part of a granted page: what a block or network request names.
+    struct GrantSegment {
+        std::uint32_t ref;
+        std::uint16_t offset;
+        std::uint16_t len;
+    };
+    static constexpr std::size_t max_copy_segments = 512;
+    // One GNTTABOP_copy between `domid`'s granted segments and `data`, which holds the segments
+    // back to back: into the grants when `to_guest`, else out of them. At most
+    // max_copy_segments; each segment stays within its page. Returns the first GNTST_* status
+    // that is not GNTST_okay (nothing is guaranteed copied then), else GNTST_okay.
+    std::int16_t grant_copy_segments(std::uint16_t domid, std::span<GrantSegment const> segs, void* data,
+                                     bool to_guest);
     // A hypercall whose argument is one structure (sub-op `cmd`): staged, called, copied back.
     std::int64_t raw_struct_call(std::uint64_t nr, std::uint64_t cmd, void* arg, std::size_t len);
     XenResult<std::string> get_name(std::uint16_t domid);

@@ -11,7 +11,9 @@
 #include <xen/sched.h>
 #include <xen/vcpu.h>
 #include <xen/version.h>
+#include <xen/io/blkif.h>
 #include "hv/compat/layout.h"
+#include "backends/blk/blkif_x86_32.h"
 
 #if !defined(__i386__)
 #error "build with -m32: this compares against Xen's x86_32 layouts"
@@ -95,3 +97,31 @@ _Static_assert(offsetof(struct shared_info, evtchn_pending) == KXEN_COMPAT_EVTCH
 _Static_assert(offsetof(struct shared_info, evtchn_mask) == KXEN_COMPAT_EVTCHN_MASK_OFFSET, "evtchn_mask");
 _Static_assert(sizeof(((struct shared_info*)0)->evtchn_pending) * 8 == KXEN_COMPAT_NR_EVTCHN_2L, "2-level ports");
 _Static_assert(offsetof(struct vcpu_info, time) == 32, "vcpu_time_info at the same offset as x86_64");
+
+/* io/blkif.h as a 32-bit frontend builds it (protocol "x86_32-abi"). */
+SAME_SIZE(blkif_x86_32_request, blkif_request);
+SAME(blkif_x86_32_request, blkif_request, operation);
+SAME(blkif_x86_32_request, blkif_request, nr_segments);
+SAME(blkif_x86_32_request, blkif_request, handle);
+SAME(blkif_x86_32_request, blkif_request, id);
+SAME(blkif_x86_32_request, blkif_request, sector_number);
+SAME(blkif_x86_32_request, blkif_request, seg);
+SAME(blkif_x86_32_request, blkif_request, seg[1].gref);
+SAME(blkif_x86_32_request, blkif_request, seg[1].first_sect);
+SAME(blkif_x86_32_request, blkif_request, seg[1].last_sect);
+SAME_SIZE(blkif_x86_32_request_discard, blkif_request_discard);
+SAME(blkif_x86_32_request_discard, blkif_request_discard, id);
+SAME(blkif_x86_32_request_discard, blkif_request_discard, sector_number);
+SAME(blkif_x86_32_request_discard, blkif_request_discard, nr_sectors);
+SAME_SIZE(blkif_x86_32_request_indirect, blkif_request_indirect);
+SAME(blkif_x86_32_request_indirect, blkif_request_indirect, indirect_op);
+SAME(blkif_x86_32_request_indirect, blkif_request_indirect, nr_segments);
+SAME(blkif_x86_32_request_indirect, blkif_request_indirect, id);
+SAME(blkif_x86_32_request_indirect, blkif_request_indirect, sector_number);
+SAME(blkif_x86_32_request_indirect, blkif_request_indirect, handle);
+SAME(blkif_x86_32_request_indirect, blkif_request_indirect, indirect_grefs);
+SAME_SIZE(blkif_x86_32_response, blkif_response);
+SAME(blkif_x86_32_response, blkif_response, id);
+SAME(blkif_x86_32_response, blkif_response, operation);
+SAME(blkif_x86_32_response, blkif_response, status);
+_Static_assert(sizeof(union blkif_sring_entry) == 108, "ring entry");

@@ -85,9 +85,6 @@ int cmd_create(Globals const& g, CreateArgs const& a) {
     if (!a.quiet) {
         for (auto const& w : cfg->warnings) fmt::print(stderr, "kxl: warning: {}\n", w);
         warn_ignored(cfg->ignored);
-        for (auto const& d : cfg->disks)
-            fmt::print(stderr, "kxl: warning: disk {} ('{}') is not attached: kxen's block backend is not "
-                               "implemented yet\n", d.vdev, d.target);
     }
     auto c = connect(g);
     if (!c) return 1;

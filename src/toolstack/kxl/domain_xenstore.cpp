@@ -35,6 +35,7 @@ xs::Result<void> write_tree(xs::Handle& xs, xs::Transaction t, std::uint16_t dom
 
     // A stale tree of an earlier domain with this id must not leak into the new one.
     (void)xs.rm(dom, t);
+    (void)xs.rm(fmt::format("/local/domain/0/backend/vbd/{}", domid), t);
     for (auto const& p : {dom, vm}) if (auto r = ro(p); !r) return r;
     if (auto r = xs.mkdir(fmt::format("/libxl/{}", domid), t); !r) return r;
     if (auto r = xs.set_perms(fmt::format("/libxl/{}", domid), {P{0, P::none}}, t); !r) return r;
@@ -68,6 +69,38 @@ xs::Result<void> write_tree(xs::Handle& xs, xs::Transaction t, std::uint16_t dom
     };
     for (auto const& [path, value] : nodes)
         if (auto r = put(path, value); !r) return r;
+    // Disks, as libxl__device_disk_add: the backend's half under dom0's tree, which the guest
+    // may read; the frontend's half in the guest's tree, which dom0 (the backend) may read.
+    for (auto const& disk : cfg.disks) {
+        auto const be = fmt::format("/local/domain/0/backend/vbd/{}/{}", domid, disk.devid);
+        auto const fe = fmt::format("{}/device/vbd/{}", dom, disk.devid);
+        if (auto r = xs.mkdir(be, t); !r) return r;
+        if (auto r = xs.set_perms(be, {P{0, P::none}, P{domid, P::read}}, t); !r) return r;
+        if (auto r = xs.mkdir(fe, t); !r) return r;
+        if (auto r = xs.set_perms(fe, {P{domid, P::none}, P{0, P::read}}, t); !r) return r;
+        std::string const devtype = disk.cdrom ? "cdrom" : "disk";
+        std::pair<std::string, std::string> const vbd[] = {
+            {be + "/frontend", fe},
+            {be + "/frontend-id", fmt::format("{}", domid)},
+            {be + "/online", "1"},
+            {be + "/removable", disk.cdrom ? "1" : "0"},
+            {be + "/bootable", "1"},
+            {be + "/params", disk.target},
+            {be + "/mode", disk.readonly ? "r" : "w"},
+            {be + "/type", disk.backendtype == "phy" ? "phy" : "file"},
+            {be + "/dev", disk.vdev},
+            {be + "/device-type", devtype},
+            {be + "/discard-enable", disk.discard ? "1" : "0"},
+            {be + "/state", "1"},
+            {fe + "/backend", be},
+            {fe + "/backend-id", "0"},
+            {fe + "/virtual-device", fmt::format("{}", disk.devid)},
+            {fe + "/device-type", devtype},
+            {fe + "/state", "1"},
+        };
+        for (auto const& [path, value] : vbd)
+            if (auto r = put(path, value); !r) return r;
+    }
     for (unsigned v = 0; v < cfg.max_vcpus; ++v)
         if (auto r = put(fmt::format("{}/cpu/{}/availability", dom, v), v < cfg.vcpus ? "online" : "offline"); !r)
             return r;
@@ -92,6 +125,7 @@ void forget_domain(xs::Handle& xs, std::uint16_t domid) {
         (void)xs.rm(dom, t);
         if (vm && vm->starts_with("/vm/")) (void)xs.rm(*vm, t);
         (void)xs.rm(fmt::format("/libxl/{}", domid), t);
+        (void)xs.rm(fmt::format("/local/domain/0/backend/vbd/{}", domid), t);
         return {};
     });
 }
