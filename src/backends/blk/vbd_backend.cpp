@@ -241,13 +241,16 @@ void VbdBackend::remove(Key k) {
     if (it == devices_.end()) return;
     if (!it->second.fe.empty())
         (void)store_->unwatch(it->second.fe + "/state", fmt::format("vbd-fe-{}-{}", k.first, k.second));
+    // The toolstack removed the device's directory: release everything, write nothing (a state
+    // node written now would recreate the directory it just removed).
+    it->second.be.clear();
     disconnect(it->second, XenbusStateClosed);
     devices_.erase(it);
 }
 
 void VbdBackend::set_state(Device& d, int state) {
     d.state = state;
-    if (store_) (void)store_->write(d.be + "/state", fmt::format("{}", state));
+    if (store_ && !d.be.empty()) (void)store_->write(d.be + "/state", fmt::format("{}", state));
 }
 
 void VbdBackend::serve(Device& d) {
