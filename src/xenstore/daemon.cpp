@@ -207,6 +207,8 @@ int Daemon::run() {
             case timer_tag: {
                 std::uint64_t ticks;
                 (void)!::read(timer_fd_.raw(), &ticks, sizeof ticks);
+                if (opts_.live_domains)
+                    if (auto alive = opts_.live_domains()) server_.forget_dead_domains(*alive);
                 save(false);
                 break;
             }
