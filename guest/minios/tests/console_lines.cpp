@@ -27,6 +27,8 @@ void console_lines() {
         next += period_ms * 1'000'000;
         while (time::now_ns() < next) {
             uint64_t seen = evtchn::upcalls();
+            // A timer event left pending would raise no upcall for the next one.
+            evtchn::take(evtchn_port_t(timer_port()));
             sched::timer_by(next);
             sched::block_since(seen);
         }
