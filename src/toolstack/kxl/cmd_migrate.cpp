@@ -171,7 +171,7 @@ std::expected<Sent, std::string> send(privcmd::Client& c, xs::Handle* store, std
     // kxend keeps the source suspended as --migratedaway, as libxl does; resuming it could put
     // the guest on two hosts. The receiver's kxend unpauses its copy if the receiver died
     // after the go, destroys it if before: the guest is lost to both only if both processes die
-    // between this call and the receiver's guard (DESIGN-NOTES.md, "Migration and dead tools").
+    // between this call and the receiver's guard (DESIGN-NOTES.md, "Dead tools and dead services").
     (void)c.guard(domid, privcmd::Guard::none);
     if (auto r = write_all(out, msg_go, sizeof msg_go); !r) {
         rename(c, store, domid, name);
