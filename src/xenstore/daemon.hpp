@@ -43,6 +43,7 @@ private:
     Daemon(DaemonOptions opts, DomainPortFactory factory, EventLoop loop);
     SysResult<void> start();
     SysResult<void> listen();
+    void attach_saved(SavedDomain const& d);
     void accept_all();
     void save(bool final);
     std::uint32_t interest(Connection const& c) const;
