@@ -24,6 +24,7 @@ constexpr tests::Test kTests[] = {
     {"xenbus", tests::xenbus}, {"console-echo", tests::console_echo}, {"xs-hostile", tests::xs_hostile},
     {"evtchn-echo", tests::evtchn_echo}, {"grant-pages", tests::grant_pages},
     {"dirty", tests::dirty},   {"cpu-loop", tests::cpu_loop},
+    {"xs-loop", tests::xs_loop}, {"console-lines", tests::console_lines},
 };
 
 constinit const char* test_name = "?";
@@ -109,5 +110,6 @@ extern "C" [[noreturn]] void minios_main() {
         }
     }
     tests::fail("unknown test (try test=hello|spin|idle|hcall-fuzz|insn|vmcall|crash|reboot|fault|evtchn-loop|"
-                "evtchn-hostile|gnttab-hostile|pingpong|xenbus|console-echo|xs-hostile|dirty|cpu-loop)");
+                "evtchn-hostile|gnttab-hostile|pingpong|xenbus|console-echo|xs-hostile|dirty|cpu-loop|xs-loop|"
+                "console-lines)");
 }

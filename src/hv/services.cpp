@@ -8,6 +8,8 @@
 
 namespace kxen::hv {
 namespace {
+constexpr std::uint64_t healthy_ms = 2000;
+
 std::uint64_t now_ms() {
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now().time_since_epoch()).count());
@@ -46,6 +48,7 @@ void Services::spawn(Child& c) {
         ::_exit(127);
     }
     c.pid = pid;
+    c.started_ms = now_ms();
     log::info("service {} started (pid {})", c.path, pid);
 }
 
@@ -68,6 +71,9 @@ void Services::loop() {
                           WIFEXITED(st) ? "status " + std::to_string(WEXITSTATUS(st))
                                         : "signal " + std::to_string(WTERMSIG(st)));
                 c.pid = -1;
+                // A service that ran a while and died (killed, one crash) is back at once:
+                // guests wait on it (a console ring fills, a store request is unanswered).
+                if (now_ms() - c.started_ms >= healthy_ms) c.restarts = 0;
                 c.next_start_ms = now_ms() + std::min(100u << std::min(c.restarts, 6u), 5000u);
                 ++c.restarts;
             }

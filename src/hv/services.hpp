@@ -15,7 +15,8 @@ class Services {
 public:
     Services() = default;
     ~Services();
-    // Supervise `path args...`: restarted (with a growing delay) whenever it exits.
+    // Supervise `path args...`: restarted whenever it exits, after a delay that grows while
+    // it keeps dying within seconds of its start.
     void start(std::string path, std::vector<std::string> args);
 
 private:
@@ -25,6 +26,7 @@ private:
         pid_t pid = -1;
         unsigned restarts = 0;
         std::uint64_t next_start_ms = 0;
+        std::uint64_t started_ms = 0;
     };
     void spawn(Child& c);
     void loop();

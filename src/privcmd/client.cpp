@@ -408,6 +408,11 @@ XenResult<void> Client::set_name(std::uint16_t domid, std::string const& name) {
     return check(call(Op::set_name, {domid, off, name.size(), 0, 0, 0}));
 }
 
+XenResult<void> Client::guard(std::uint16_t domid, Guard g, bool cooperative) {
+    reset();
+    return check(call(Op::domain_guard, {domid, static_cast<std::uint64_t>(g), cooperative ? 1u : 0u, 0, 0, 0}));
+}
+
 XenResult<std::string> Client::get_name(std::uint16_t domid) {
     reset();
     auto off = stage(nullptr, 0);

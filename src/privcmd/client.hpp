@@ -91,6 +91,8 @@ public:
     // Waits until the domain's state changes (shutdown, crash, pause, destroy). -ESRCH once gone.
     XenResult<std::uint64_t> domain_wait(std::uint16_t domid, std::uint64_t seen, int wait_ms);
     XenResult<void> set_name(std::uint16_t domid, std::string const& name);
+    // What kxend does to the domain if this connection closes before the guard is set to none.
+    XenResult<void> guard(std::uint16_t domid, Guard g, bool cooperative = false);
 
     // dom0 event channels: each bound port comes with an eventfd that becomes readable when
     // the port is raised (read it to clear). Ports close with the connection.

@@ -31,6 +31,17 @@ enum class Op : std::uint32_t {
                        // val0 = offset of the page in it
     gnttab_unmap = 12, // a0 = handle
     host_info = 13,    // a0 = buffer offset, a1 = max: the host's state directory. ret = length
+    // What kxend does to a domain if this connection closes first (the tool died mid-way):
+    // a0 = domid, a1 = a Guard, a2 = 1: the domain suspended itself (SCHEDOP_shutdown), so
+    // resuming it returns 1 from that hypercall. One guard per domain and connection.
+    domain_guard = 14,
+};
+
+enum class Guard : std::uint64_t {
+    none = 0,      // the domain is the tool's no longer
+    destroy = 1,   // half-built (a restore or an incoming migration before its go)
+    resume = 2,    // a save or migration's source: log-dirty off, a suspend undone, name restored
+    unpause = 3,   // an incoming migration past its go: the domain is the destination's
 };
 
 struct Request {

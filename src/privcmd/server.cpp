@@ -10,9 +10,12 @@
 #include <filesystem>
 #include <map>
 #include <xen/grant_table.h>
+#include <xen/hvm/save.h>
+#include <xen/sched.h>
 #include "common/log.hpp"
 #include "common/mapping.hpp"
 #include "hv/domain/domain.hpp"
+#include "hv/domctl/hvm_context.hpp"
 #include "hv/hv.hpp"
 #include "hv/hypercall/hypercall.hpp"
 #include "privcmd/fd_passing.hpp"
@@ -45,12 +48,74 @@ private:
 
 constexpr std::int64_t err(XenErr e) { return -static_cast<std::int64_t>(e); }
 
+constexpr std::string_view migrated_away = "--migratedaway";
+
+// A suspended domain runs on where it is. A domain that suspended itself (SCHEDOP_shutdown)
+// sees the hypercall return 1, "cancelled", as libxc's xc_domain_resume(fast) arranges.
+void resume_here(hv::Domain& d, bool cooperative) {
+    if (!d.is_shutdown() || d.shutdown_code() != SHUTDOWN_suspend) return;
+    if (cooperative) {
+        d.pause();
+        if (d.wait_stopped())
+            if (auto ctx = hv::save_hvm_context(d)) {
+                for (std::size_t off = 0; off + sizeof(hvm_save_descriptor) <= ctx->size();) {
+                    hvm_save_descriptor h;
+                    std::memcpy(&h, ctx->data() + off, sizeof h);
+                    off += sizeof h;
+                    if (h.typecode == 0 || off + h.length > ctx->size()) break;
+                    if (h.typecode == HVM_SAVE_CODE(CPU) && h.instance == 0 && h.length >= offsetof(hvm_hw_cpu, rbx)) {
+                        std::uint64_t one = 1;
+                        std::memcpy(ctx->data() + off + offsetof(hvm_hw_cpu, rax), &one, sizeof one);
+                    }
+                    off += h.length;
+                }
+                (void)hv::load_hvm_context(d, *ctx);
+            }
+        d.unpause();
+    }
+    (void)d.resume();
+}
+
+// The guard a tool left on a domain when its connection closed: the tool died (kill -9, a
+// crash) in the middle of building, saving or migrating it.
+void settle(hv::Hv& hv, std::shared_ptr<hv::Domain> const& d, Guard g, bool cooperative) {
+    if (d->dying() || hv.lookup(d->id()) != d) return;
+    switch (g) {
+    case Guard::none: return;
+    case Guard::destroy:
+        log::warn("d{}: its toolstack went away while building it: destroyed", d->id());
+        (void)hv.destroy_domain(d->id());
+        {
+            // The config kxl recorded for it (kxl's remember_config); kxenstored forgets its
+            // xenstore tree once it sees the domain gone.
+            std::error_code ec;
+            std::filesystem::remove(std::filesystem::path(hv.options().state_dir) / "userdata" /
+                                        ("d" + std::to_string(d->id()) + ".xl"), ec);
+        }
+        return;
+    case Guard::resume: {
+        log::warn("d{}: its toolstack went away while saving it: runs on here", d->id());
+        d->p2m().log_dirty_disable();
+        auto name = d->name();
+        if (name.ends_with(migrated_away)) (void)hv.set_domain_name(*d, name.substr(0, name.size() - migrated_away.size()));
+        resume_here(*d, cooperative);
+        return;
+    }
+    case Guard::unpause:
+        log::warn("d{}: its toolstack went away after the migration's go: unpaused", d->id());
+        if (d->paused()) d->unpause();
+        return;
+    }
+}
+
 class Connection {
 public:
     Connection(hv::Hv& hv, UniqueFd fd) : hv_{&hv}, fd_{std::move(fd)}, id_{next_id++} {}
     // What a dom0 process bound or mapped goes away with its connection, as with Xen's
     // evtchn and gntdev devices when the process exits.
     ~Connection() {
+        for (auto& [id, gd] : guards_)
+            if (auto d = gd.dom.lock()) settle(*hv_, d, gd.what, gd.cooperative);
         for (auto& [port, efd] : ports_) (void)hv::evtchn::close(*hv_, hv_->dom0_evtchns(), port);
         for (auto& m : maps_)
             if (m.dom) m.dom->gnttab().release(m.ref, !m.readonly);
@@ -163,6 +228,15 @@ private:
             ports_.erase(it);   // the eventfd closes only after the port stopped using it
             return rp;
         }
+        case Op::domain_guard: {
+            auto d = hv_->lookup(static_cast<hv::DomId>(rq.a[0]));
+            if (!d) return {err(XenErr::srch), {}};
+            if (rq.a[1] > static_cast<std::uint64_t>(Guard::unpause)) return {err(XenErr::inval), {}};
+            auto g = static_cast<Guard>(rq.a[1]);
+            if (g == Guard::none) guards_.erase(d->id());
+            else guards_[d->id()] = GuardEntry{d, g, rq.a[2] != 0};
+            return rp;
+        }
         case Op::gnttab_map: return gnttab_map(rq, out_fd);
         case Op::gnttab_unmap: {
             if (rq.a[0] >= maps_.size() || !maps_[rq.a[0]].dom) return {err(XenErr::inval), {}};
@@ -225,6 +299,11 @@ private:
         std::uint32_t ref = 0;
         bool readonly = false;
     };
+    struct GuardEntry {
+        std::weak_ptr<hv::Domain> dom;   // not the id alone: it may name a later domain
+        Guard what = Guard::none;
+        bool cooperative = false;
+    };
     static constexpr std::size_t max_maps = 1 << 16;
     static inline std::atomic<std::uint64_t> next_id{1};
 
@@ -234,6 +313,7 @@ private:
     std::optional<Buffer> buf_;
     std::map<evtchn_port_t, UniqueFd> ports_;
     std::vector<MapEntry> maps_;
+    std::map<hv::DomId, GuardEntry> guards_;
 };
 
 } // namespace

@@ -1,4 +1,5 @@
 #include "xenstore/daemon.hpp"
+#include <algorithm>
 #include <array>
 #include <csignal>
 #include <fcntl.h>
@@ -62,7 +63,7 @@ SysResult<void> Daemon::start() {
                       loaded->repaired ? fmt::format(", {} entries repaired", loaded->repaired)
                                        : std::string{});
         }
-        for (auto const& d : loaded->domains) (void)server_.introduce(d.id, d.mfn, d.port, false);
+        for (auto const& d : loaded->domains) attach_saved(d);
         for (auto const& d : loaded->domains)
             if (d.target) (void)server_.set_target(d.id, *d.target);
         for (auto const& w : loaded->watches)
@@ -91,6 +92,19 @@ SysResult<void> Daemon::start() {
     if (auto a = loop_.add(timer_fd_.raw(), EPOLLIN, tag(timer_tag)); !a) return a;
 
     return listen();
+}
+
+// A daemon restarted right after it died may come before kxend has closed the dead one's
+// event channels; the guest's port binds again once it has, a moment later.
+void Daemon::attach_saved(SavedDomain const& d) {
+    for (int tries = 0;; ++tries) {
+        (void)server_.introduce(d.id, d.mfn, d.port, false);
+        Domain const* now = server_.domains().find(d.id);
+        if (!opts_.live_domains || (now && now->conn) || tries == 20) return;
+        auto alive = opts_.live_domains();
+        if (alive && std::find(alive->begin(), alive->end(), d.id) == alive->end()) return;
+        ::usleep(100'000);
+    }
 }
 
 SysResult<void> Daemon::listen() {
@@ -207,6 +221,8 @@ int Daemon::run() {
             case timer_tag: {
                 std::uint64_t ticks;
                 (void)!::read(timer_fd_.raw(), &ticks, sizeof ticks);
+                if (opts_.live_domains)
+                    if (auto alive = opts_.live_domains()) server_.forget_dead_domains(*alive);
                 save(false);
                 break;
             }

@@ -2,6 +2,8 @@
 // epoll loop, signals, and the saved state. The protocol is Server's.
 #pragma once
 #include <filesystem>
+#include <functional>
+#include <vector>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,6 +19,9 @@ struct DaemonOptions {
     std::string socket_path = "/var/run/xenstored/socket";
     std::optional<std::filesystem::path> state_dir;   // none: nothing is saved
     Config config;
+    // The domains the hypervisor has (dom0 included), asked once a second to forget the dead
+    // ones; empty, or nothing returned: not known.
+    std::function<std::optional<std::vector<DomId>>()> live_domains;
 };
 
 class Daemon final : public IoHooks {
@@ -38,6 +43,7 @@ private:
     Daemon(DaemonOptions opts, DomainPortFactory factory, EventLoop loop);
     SysResult<void> start();
     SysResult<void> listen();
+    void attach_saved(SavedDomain const& d);
     void accept_all();
     void save(bool final);
     std::uint32_t interest(Connection const& c) const;

@@ -73,6 +73,13 @@ int main(int argc, char** argv) {
             return 1;
         }
         hv.emplace(std::move(*c));
+        opts.live_domains = [&hv]() -> std::optional<std::vector<DomId>> {
+            auto list = hv->domain_list();
+            if (!list) return std::nullopt;
+            std::vector<DomId> ids;
+            for (auto const& d : *list) ids.push_back(d.domain);
+            return ids;
+        };
     }
     auto daemon = Daemon::create(std::move(opts), hv ? privcmd_domain_ports(*hv) : no_domain_ports());
     if (!daemon) {

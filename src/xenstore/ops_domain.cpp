@@ -2,6 +2,7 @@
 // XS_RESUME, XS_SET_TARGET (Xen's domain.c), and the server's domain bookkeeping behind them.
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <stdint.h>   // xen/xen.h uses the global uint64_t
 #include <xen/xen.h>
 #include "common/log.hpp"
@@ -159,11 +160,46 @@ XsResult<void> Server::set_target(DomId id, DomId target) {
     return {};
 }
 
+void Server::forget_dead_domains(std::vector<DomId> const& alive) {
+    auto dead = [&](DomId id) { return id != 0 && std::find(alive.begin(), alive.end(), id) == alive.end(); };
+    std::vector<DomId> gone;
+    for (auto const& [id, d] : domains_.all())
+        if (dead(id)) gone.push_back(id);
+    if (Node const* local = store_.get("/local/domain"))
+        for (auto const& name : local->children) {
+            char* end = nullptr;
+            unsigned long id = std::strtoul(name.c_str(), &end, 10);
+            if (!name.empty() && !*end && id < DOMID_FIRST_RESERVED && dead(static_cast<DomId>(id)) &&
+                std::find(gone.begin(), gone.end(), id) == gone.end())
+                gone.push_back(static_cast<DomId>(id));
+        }
+    if (gone.empty()) return;
+    Identity dom0{0, true, {}};
+    Db db{store_, nullptr, dom0, cfg_.quotas, *this};
+    for (DomId id : gone) {
+        log::info("xenstore: domain {} is gone: forgetting it", id);
+        if (domains_.find(id)) (void)release(id);
+        auto home = domain_path(id);
+        if (Node const* vm = store_.get(home + "/vm"); vm && vm->value.starts_with("/vm/")) {
+            std::string const vm_path = vm->value;
+            if (store_.get(vm_path)) rm_subtree(db, vm_path);
+        }
+        if (store_.get(home)) rm_subtree(db, home);
+        if (auto libxl = "/libxl/" + std::to_string(id); store_.get(libxl)) rm_subtree(db, libxl);
+    }
+}
+
 void Server::restore_watch(DomId id, std::string path, std::string token,
                            std::uint32_t prefix_len) {
     Domain* d = domains_.find(id);
     if (!d || !d->conn) return;
-    (void)watches_.add(*d->conn, std::move(path), std::move(token), prefix_len);
+    std::string event_path = path.substr(std::min<std::size_t>(prefix_len, path.size()));
+    std::string event_token = token;
+    if (!watches_.add(*d->conn, std::move(path), std::move(token), prefix_len)) return;
+    // The daemon that died may have had events for it queued: fire once, as a new watch does,
+    // and the guest re-reads what it watches (Xen's watchers must cope with spurious events).
+    d->conn->queue_event(event_path, event_token);
+    note_output(*d->conn);
 }
 
 // Xen's domain_tree_remove(): a released domain's nodes go (firing watches), or with -K pass

@@ -33,6 +33,7 @@ public:
 
     [[nodiscard]] bool started() const { return pid_ > 0; }
     [[nodiscard]] bool kxend_alive() const;
+    [[nodiscard]] pid_t kxend_pid() const { return pid_; }
     [[nodiscard]] std::filesystem::path const& dir() const { return dir_; }
     [[nodiscard]] std::string socket() const { return (dir_ / "privcmd").string(); }
     [[nodiscard]] std::filesystem::path state() const { return dir_ / "state"; }

@@ -46,5 +46,7 @@ void evtchn_echo();
 void grant_pages();
 void dirty();
 void cpu_loop();
+void xs_loop();
+void console_lines();
 
 }  // namespace minios::tests

@@ -160,10 +160,13 @@ void ConsoleBackend::detach(std::uint16_t domid) {
 
 void ConsoleBackend::drain(Guest& g) {
     bool corrupt = false;
-    auto out = g.ring->take_output(corrupt);
+    auto out = g.ring->peek_output(corrupt);
     if (corrupt) log::warn("console: d{}: ring indexes out of range; output dropped", g.domid);
     if (out.empty()) return;
     if (g.log) (void)!::write(g.log.raw(), out.data(), out.size());
+    // Freed only once logged: a backend killed in between (and restarted by kxend) logs these
+    // bytes again rather than losing them. xenconsoled frees the ring first, then buffers.
+    g.ring->consume(out.size());
     for (int cfd : g.clients) (void)!::send(cfd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)c_.evtchn_notify(g.port.port);   // the guest may be waiting for room
 }

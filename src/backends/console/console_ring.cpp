@@ -3,6 +3,17 @@
 namespace kxen::backends {
 
 std::string ConsoleRing::take_output(bool& corrupt) {
+    auto out = peek_output(corrupt);
+    consume(out.size());
+    return out;
+}
+
+void ConsoleRing::consume(std::size_t n) {
+    XENCONS_RING_IDX cons = __atomic_load_n(&p_->out_cons, __ATOMIC_ACQUIRE);
+    __atomic_store_n(&p_->out_cons, cons + static_cast<XENCONS_RING_IDX>(n), __ATOMIC_RELEASE);
+}
+
+std::string ConsoleRing::peek_output(bool& corrupt) {
     corrupt = false;
     // SAFETY: the page is shared with the guest; read each index once, then validate.
     XENCONS_RING_IDX cons = __atomic_load_n(&p_->out_cons, __ATOMIC_ACQUIRE);
@@ -16,7 +27,6 @@ std::string ConsoleRing::take_output(bool& corrupt) {
     std::string out;
     out.reserve(n);
     for (XENCONS_RING_IDX i = 0; i < n; ++i) out.push_back(p_->out[MASK_XENCONS_IDX(cons + i, p_->out)]);
-    __atomic_store_n(&p_->out_cons, cons + n, __ATOMIC_RELEASE);
     return out;
 }
 

@@ -12,7 +12,12 @@ namespace kxen::backends {
 class ConsoleRing {
 public:
     explicit ConsoleRing(xencons_interface* page) : p_{page} {}
-    // Take what the guest wrote. `corrupt` is set if its indexes made no sense (then dropped).
+    // What the guest wrote, left in the ring until consume(). `corrupt` is set if its
+    // indexes made no sense (then everything is dropped).
+    std::string peek_output(bool& corrupt);
+    // Frees the first n bytes peek_output() returned, for the guest to reuse.
+    void consume(std::size_t n);
+    // peek_output() and consume() in one.
     std::string take_output(bool& corrupt);
     // Queue input for the guest; returns how many bytes fit.
     std::size_t put_input(std::string_view s);

@@ -100,6 +100,7 @@ std::expected<Received, std::string> receive(privcmd::Client& c, xs::Handle* sto
     opts.paused = true;
     opts.name_suffix = "--incoming";
     opts.cancel = cancel;
+    opts.keep_guard = true;   // kxend destroys it if we die before the go
     auto restored = restore_domain(c, store, src, opts);
     if (!restored) return std::unexpected(restored.error());
     auto domid = restored->domid;
@@ -112,13 +113,19 @@ std::expected<Received, std::string> receive(privcmd::Client& c, xs::Handle* sto
     };
     if (auto r = write_all(out, msg_ready, sizeof msg_ready); !r) return give_up(r.error());
     if (auto r = expect(in, msg_go, cancel, 120000); !r) return give_up("waiting for the sender's go: " + r.error());
-    if (renamed) rename(c, store, domid, name);
+    // The go makes the domain ours: from here a death of this process must leave it running
+    // (the sender keeps its copy suspended, and destroys it once it has our report).
+    if (!paused) (void)c.guard(domid, privcmd::Guard::unpause);
     char rc = 0;
     if (!paused)
         if (auto u = c.unpause(domid); !u) rc = 1;
+    (void)c.guard(domid, privcmd::Guard::none);
     (void)write_all(out, msg_report, sizeof msg_report);
     (void)write_all(out, &rc, 1);
     if (rc) return give_up("cannot unpause the received domain");
+    // After the report, so that the sender's window between our unpause and its destroy of
+    // the source stays short; the source took its --migratedaway name before the go.
+    if (renamed) rename(c, store, domid, name);
     restored->config.name = name;
     return Received{domid, restored->config};
 }
@@ -160,6 +167,12 @@ std::expected<Sent, std::string> send(privcmd::Client& c, xs::Handle* store, std
     if (auto r = expect(in, msg_ready, cancel, 600000); !r) return resume("the receiver did not build the domain: " + r.error());
     auto name = c.get_name(domid).value_or("");
     rename(c, store, domid, name + "--migratedaway");
+    // Past the go, whether the receiver's copy runs is its call. Should this process die now,
+    // kxend keeps the source suspended as --migratedaway, as libxl does; resuming it could put
+    // the guest on two hosts. The receiver's kxend unpauses its copy if the receiver died
+    // after the go, destroys it if before: the guest is lost to both only if both processes die
+    // between this call and the receiver's guard (DESIGN-NOTES.md, "Dead tools and dead services").
+    (void)c.guard(domid, privcmd::Guard::none);
     if (auto r = write_all(out, msg_go, sizeof msg_go); !r) {
         rename(c, store, domid, name);
         return resume("the receiver went away: " + r.error());

@@ -66,6 +66,9 @@ std::expected<std::uint16_t, std::string> make_domain(privcmd::Client& c, toolst
     auto domid = c.create_domain(handle, cfg.max_vcpus);
     if (!domid) return std::unexpected(err("createdomain", domid.error()));
     DomainGuard guard{c, nullptr, *domid};
+    // Should this process die before the domain is built, kxend destroys it: Xen's libxl
+    // leaves the half-built domain for the user to `xl destroy`. Callers lift the guard.
+    if (auto r = c.guard(*domid, privcmd::Guard::destroy); !r) return std::unexpected(err("guard", r.error()));
     if (auto r = c.set_name(*domid, name); !r)
         return std::unexpected(r.error() == XenErr::exist ? fmt::format("domain with name \"{}\" already exists", name)
                                                           : err("set name", r.error()));
@@ -207,6 +210,7 @@ std::expected<std::uint16_t, std::string> create_domain(privcmd::Client& c, tool
         return std::unexpected(err("set vCPU context", r.error()));
     if (!paused)
         if (auto r = c.unpause(*domid); !r) return std::unexpected(err("unpause", r.error()));
+    (void)c.guard(*domid, privcmd::Guard::none);
     guard.armed = false;
     return *domid;
 }

@@ -155,6 +155,9 @@ public:
 
     std::expected<SaveStats, std::string> run(std::string const& config_text) {
         auto t0 = clock_type::now();
+        // Should this process die from here on, kxend turns log-dirty off and undoes the
+        // suspend: libxl would leave the domain suspended for the user to resume.
+        if (auto r = c_.guard(domid_, privcmd::Guard::resume); !r) return fail(xen_err("guard", r.error()));
         if (auto r = pages_.map(c_, domid_); !r) return fail(r.error());
         if (cancelled(opts_.cancel)) return fail("cancelled");
         if (auto r = st::write_xl_header(out_, st::XlHeader{st::xl_flag_streamv2, 0, config_text}); !r)
@@ -307,6 +310,7 @@ private:
             return std::unexpected("the domain has shut down");
         auto const control = domain_path(domid_) + "/control/";
         bool const pv = store_ && store_->try_read(control + "feature-suspend").value_or("") == "1";
+        if (auto r = c_.guard(domid_, privcmd::Guard::resume, pv); !r) return std::unexpected(xen_err("guard", r.error()));
         if (!(info->flags & XEN_DOMINF_shutdown)) {
             // As libxl: a guest with PV control suspends itself; any other is suspended from
             // outside, where it stands.
@@ -565,6 +569,7 @@ std::expected<Restored, std::string> restore_domain(privcmd::Client& c, xs::Hand
     remember_config(c, *domid, *cfg);
     if (!opts.paused)
         if (auto r = c.unpause(*domid); !r) return std::unexpected(xen_err("unpause", r.error()));
+    if (!opts.keep_guard) (void)c.guard(*domid, privcmd::Guard::none);
     guard.armed = false;
     return out;
 }

@@ -76,6 +76,8 @@ struct RestoreOptions {
     // "--incoming", for a migration to the same host).
     std::string name_suffix;
     Cancel const* cancel = nullptr;
+    // Leave kxend's destroy guard on the restored domain (an incoming migration until its go).
+    bool keep_guard = false;
 };
 
 struct Restored {
