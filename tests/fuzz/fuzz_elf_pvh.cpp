@@ -34,13 +34,10 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
     if (flags & 4) p.cmdline = "console=hvc0 test=fuzz";
     auto layout = plan_pvh(*img, std::move(p));
     if (!layout) return 0;
-    // Sized to the domain: RAM is allocated per input only when it is that big.
-    static std::unique_ptr<test::TestRam> ram;
-    static std::uint64_t ram_mib = 0;
-    if (ram_mib != mem_mib) {
-        ram = std::make_unique<test::TestRam>(mem_mib << 20);
-        ram_mib = mem_mib;
-    }
+    // Exactly the domain's size, one buffer per size, kept from input to input.
+    static std::unique_ptr<test::TestRam> rams[16];
+    auto& ram = rams[mem_mib - 1];
+    if (!ram) ram = std::make_unique<test::TestRam>(mem_mib << 20);
     (void)write_pvh(*layout, *img, *ram);
     return 0;
 }

@@ -15,7 +15,6 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
-#include <vector>
 #include "common/log.hpp"
 #include "fuzz_input.hpp"
 #include "xenstore/server.hpp"
@@ -77,15 +76,23 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
     // Domain 1's home, as the toolstack makes it, so that its connection has somewhere to write.
     peers[0].pipe->to_server = request(XS_MKDIR, 1, 0, args("/local/domain/1")) +
                                request(XS_SET_PERMS, 2, 0, args("/local/domain/1", "n1"));
+    // The event loop's part: a connection is served when its peer sent something or hung up,
+    // while it has output the peer may now take, or when the server has work left over.
     auto run = [&] {
-        for (int round = 0; round < 4; ++round) {
-            // Serials, not references: serving one connection may destroy another.
-            std::vector<std::uint64_t> serials;
-            server.for_each_connection([&](Connection& c) { serials.push_back(c.serial()); });
-            for (auto s : serials)
-                if (Connection* c = server.find(s); c && !c->dead) server.service(*c);
+        for (int round = 0; round < 8; ++round) {
+            bool any = false;
+            bool const leftover = server.has_pending_work();   // input read but not yet processed
+            for (auto& p : peers) {
+                Connection* c = server.find(p.serial);
+                if (!c || c->dead) continue;
+                if (!leftover && p.pipe->to_server.empty() && !p.pipe->closed && !server.wants_write(*c))
+                    continue;
+                server.service(*c);
+                any = true;
+            }
             server.flush();
             for (auto& p : peers) check_output(p);
+            if (!any && !server.has_pending_work()) break;
         }
     };
     run();

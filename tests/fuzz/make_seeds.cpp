@@ -225,7 +225,7 @@ void stream() {
     auto sample = [](SampleFormat f) {
         auto s = build_sample_stream(SampleOptions{f, 1, 1});
         if (!s) {
-            std::fprintf(stderr, "sample stream: %s\n", s.error().message.c_str());
+            std::fprintf(stderr, "sample stream: %s\n", s.error().message().c_str());
             std::exit(1);
         }
         return as_string(*s);
@@ -331,7 +331,7 @@ void call(std::string& s, bool guest, std::uint8_t which, std::initializer_list<
 // Indexes into fuzz_hypercall.cpp's table.
 enum : std::uint8_t { h_memory, h_grant, h_evtchn, h_sched, h_vcpu, h_hvm, h_domctl, h_sysctl, h_version, h_console, h_timer };
 
-void hypercall() {
+void hypercalls() {
     std::string s;
     xen_domctl d{};
     d.cmd = XEN_DOMCTL_getdomaininfo;
@@ -412,7 +412,7 @@ void hypercall() {
     save("fuzz_hypercall", "sysctl", s);
 }
 
-void privcmd() {
+void privcmd_requests() {
     using privcmd::Op;
     auto rq = [](std::string& s, Op op, std::initializer_list<std::uint16_t> args) {
         put<std::uint8_t>(s, 1);
@@ -476,8 +476,8 @@ int main(int argc, char** argv) {
     stream();
     elf_pvh();
     console_ring();
-    hypercall();
-    privcmd();
+    hypercalls();
+    privcmd_requests();
     soft_cpu();
     return 0;
 }
