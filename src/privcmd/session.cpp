@@ -20,13 +20,13 @@ constexpr std::int64_t err(XenErr e) { return -static_cast<std::int64_t>(e); }
 
 bool Buffer::read(std::uint64_t off, void* dst, std::size_t len) {
     if (!in_range(off, len)) return false;
-    std::memcpy(dst, m_.data() + off, len);
+    if (len) std::memcpy(dst, m_.data() + off, len);   // an empty vector's data() may be null
     return true;
 }
 
 bool Buffer::write(std::uint64_t off, void const* src, std::size_t len) {
     if (!in_range(off, len)) return false;
-    std::memcpy(m_.data() + off, src, len);
+    if (len) std::memcpy(m_.data() + off, src, len);
     return true;
 }
 

@@ -53,3 +53,13 @@ TEST_F(PrivcmdSession, HelloRefusesABufferThatCannotBeSealed) {
     privcmd::Session s{*hv};
     EXPECT_EQ(hello(s, mem.raw(), 4096).ret, -EINVAL);
 }
+
+// An empty copy (a hypercall with a zero count) hands the buffer a null pointer: nothing to do.
+TEST(PrivcmdBuffer, EmptyCopiesTouchNothing) {
+    auto m = Mapping::anonymous(4096);
+    ASSERT_TRUE(m);
+    privcmd::Buffer b{std::move(*m)};
+    EXPECT_TRUE(b.read(0, nullptr, 0));
+    EXPECT_TRUE(b.write(4096, nullptr, 0));
+    EXPECT_FALSE(b.read(4097, nullptr, 0));
+}
