@@ -22,7 +22,9 @@ if [ "$target" != all ]; then
 fi
 
 if [ ! -f "$build/build.ninja" ]; then
+  # Line tables are enough for symbolized reports and cost far less to build than full -g.
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -gline-tables-only" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -gline-tables-only" \
     -DCMAKE_CXX_COMPILER=clang++-16 -DCMAKE_C_COMPILER=clang-16 \
     -DKXEN_FUZZ=ON -DKXEN_BUILD_TESTS=OFF -DKXEN_BUILD_BENCH=OFF >/dev/null
 fi
