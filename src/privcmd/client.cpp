@@ -29,7 +29,7 @@ SysResult<Client> Client::connect(std::string const& path, std::size_t buffer_by
     if (!fd) return sys_fail("socket");
     if (::connect(fd.raw(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
         return sys_fail("connect to kxend at " + path);
-    UniqueFd mem{::memfd_create("kxen-privcmd-buffer", MFD_CLOEXEC)};
+    UniqueFd mem{::memfd_create("kxen-privcmd-buffer", MFD_CLOEXEC | MFD_ALLOW_SEALING)};
     if (!mem) return sys_fail("memfd_create");
     if (::ftruncate(mem.raw(), static_cast<off_t>(buffer_bytes)) < 0) return sys_fail("ftruncate");
     auto map = Mapping::shared(mem.raw(), buffer_bytes);

@@ -151,43 +151,36 @@ SysResult<std::unique_ptr<Persist>> Persist::open(std::filesystem::path dir) {
     return std::unique_ptr<Persist>(new Persist(std::move(dir), std::move(lock)));
 }
 
-SysResult<LoadedState> Persist::load(Store& store) {
+SysResult<LoadedState> load_state(Store& store, StateFiles const& files, std::uint64_t& epoch) {
     LoadedState out;
     store.reset();
-    auto snap_path = dir_ / db_name;
-    if (!std::filesystem::exists(snap_path)) return out;
-    auto snap = slurp(snap_path);
-    if (!snap) return std::unexpected(snap.error());
-    std::uint64_t epoch = epoch_of(*snap, record::snapshot_magic);
+    epoch = epoch_of(files.snapshot, record::snapshot_magic);
     if (epoch == ~std::uint64_t{0}) {
-        return sys_fail(EINVAL, snap_path.string() + ": not a kxenstored snapshot");
+        return sys_fail(EINVAL, files.snapshot_name + ": not a kxenstored snapshot");
     }
     out.found = true;
-    epoch_ = epoch;
     store.clear();
     Side side;
     std::size_t off = 16;
-    while (auto body = record::next(*snap, off)) {
+    while (auto body = record::next(files.snapshot, off)) {
         if (!apply(*body, store, side))
-            return sys_fail(EINVAL, snap_path.string() + ": bad record");
+            return sys_fail(EINVAL, files.snapshot_name + ": bad record");
         ++out.records;
     }
-    if (off != snap->size())
-        return sys_fail(EINVAL, snap_path.string() + ": damaged at offset " + std::to_string(off));
+    if (off != files.snapshot.size())
+        return sys_fail(EINVAL, files.snapshot_name + ": damaged at offset " + std::to_string(off));
 
-    auto log_path = dir_ / log_name;
-    if (std::filesystem::exists(log_path)) {
-        auto journal = slurp(log_path);
-        if (!journal) return std::unexpected(journal.error());
-        if (epoch_of(*journal, record::journal_magic) == epoch) {
+    if (files.journal) {
+        std::string_view journal = *files.journal;
+        if (epoch_of(journal, record::journal_magic) == epoch) {
             off = 16;
-            while (auto body = record::next(*journal, off)) {
+            while (auto body = record::next(journal, off)) {
                 if (!apply(*body, store, side)) break;
                 ++out.records;
             }
-            out.journal_cut = off != journal->size();
+            out.journal_cut = off != journal.size();
         } else {
-            log::warn("xenstore: {}: from another snapshot, ignored", log_path.string());
+            log::warn("xenstore: {}: from another snapshot, ignored", files.journal_name);
         }
     }
     out.repaired = store.repair();
@@ -198,10 +191,31 @@ SysResult<LoadedState> Persist::load(Store& store) {
     return out;
 }
 
-SysResult<void> Persist::snapshot(Store const& store, Domains const& domains,
-                                  Watches const& watches) {
+SysResult<LoadedState> Persist::load(Store& store) {
+    store.reset();
+    auto snap_path = dir_ / db_name;
+    if (!std::filesystem::exists(snap_path)) return LoadedState{};
+    auto snap = slurp(snap_path);
+    if (!snap) return std::unexpected(snap.error());
+    auto log_path = dir_ / log_name;
+    std::optional<std::string> journal;
+    if (std::filesystem::exists(log_path)) {
+        auto j = slurp(log_path);
+        if (!j) return std::unexpected(j.error());
+        journal = std::move(*j);
+    }
+    StateFiles files{*snap, std::nullopt, snap_path.string(), log_path.string()};
+    if (journal) files.journal = *journal;
+    std::uint64_t epoch = 0;
+    auto out = load_state(store, files, epoch);
+    if (out) epoch_ = epoch;
+    return out;
+}
+
+std::string encode_snapshot(Store const& store, Domains const& domains, Watches const& watches,
+                            std::uint64_t epoch) {
     std::string data;
-    record::header(data, record::snapshot_magic, epoch_ + 1);
+    record::header(data, record::snapshot_magic, epoch);
     // Pre-order from "/", so that parents come first, then the special nodes.
     std::vector<std::string> stack{"/"};
     while (!stack.empty()) {
@@ -224,6 +238,12 @@ SysResult<void> Persist::snapshot(Store const& store, Domains const& domains,
             record::Writer{record::watch}.u32(id).u32(w->prefix_len).str(w->path).str(w->token)
                 .finish(data);
     }
+    return data;
+}
+
+SysResult<void> Persist::snapshot(Store const& store, Domains const& domains,
+                                  Watches const& watches) {
+    std::string data = encode_snapshot(store, domains, watches, epoch_ + 1);
     if (auto r = replace_file(dir_ / db_name, data); !r) return r;
 
     std::string head;

@@ -98,6 +98,20 @@ private:
     bool failed_ = false;              // a write failed: logged once, state may be stale
 };
 
+// The two files' contents as load() reads them; the names are for error messages.
+struct StateFiles {
+    std::string_view snapshot;
+    std::optional<std::string_view> journal;   // none: there is no journal file
+    std::string snapshot_name;
+    std::string journal_name;
+};
+// What Persist::load() does with the bytes: fills store (emptied first) from the snapshot, then
+// from the journal if its epoch is the snapshot's; epoch is set to the snapshot's.
+SysResult<LoadedState> load_state(Store& store, StateFiles const& files, std::uint64_t& epoch);
+// The bytes of a snapshot file with this state.
+std::string encode_snapshot(Store const& store, Domains const& domains, Watches const& watches,
+                            std::uint64_t epoch);
+
 // CRC-32 as zlib computes it (polynomial 0xEDB88320), for the record checksums.
 std::uint32_t crc32(std::string_view data);
 

@@ -10,6 +10,7 @@ namespace kxen::hv {
 class GuestAccess {
 public:
     virtual ~GuestAccess() = default;
+    // len may be 0, and dst or src then null (an empty vector's data()): nothing is copied.
     virtual bool read(std::uint64_t addr, void* dst, std::size_t len) = 0;
     virtual bool write(std::uint64_t addr, void const* src, std::size_t len) = 0;
 

@@ -21,12 +21,12 @@ public:
     explicit Memory(std::size_t n) : bytes(n) {}
     bool read(std::uint64_t a, void* d, std::size_t n) override {
         if (a > bytes.size() || n > bytes.size() - a) return false;
-        std::memcpy(d, bytes.data() + a, n);
+        if (n) std::memcpy(d, bytes.data() + a, n);
         return true;
     }
     bool write(std::uint64_t a, void const* s, std::size_t n) override {
         if (a > bytes.size() || n > bytes.size() - a) return false;
-        std::memcpy(bytes.data() + a, s, n);
+        if (n) std::memcpy(bytes.data() + a, s, n);
         return true;
     }
     std::vector<std::uint8_t> bytes;

@@ -1,0 +1,71 @@
+// kxen::privcmd::Session: what one dom0 client's requests do, apart from the socket that
+// carries them: the buffer it shares, the event channels it bound, the grants it mapped.
+// Every field of every request is the client's and is checked here.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+#include <xen/event_channel.h>
+#include "common/mapping.hpp"
+#include "common/unique_fd.hpp"
+#include "hv/hypercall/guest_access.hpp"
+#include "privcmd/protocol.hpp"
+
+namespace kxen::hv { class Hv; class Domain; }
+
+namespace kxen::privcmd {
+
+// A dom0 client's shared buffer: every address it gives kxend is an offset in here.
+class Buffer final : public hv::GuestAccess {
+public:
+    explicit Buffer(Mapping m) : m_{std::move(m)} {}
+    bool read(std::uint64_t off, void* dst, std::size_t len) override;
+    bool write(std::uint64_t off, void const* src, std::size_t len) override;
+
+private:
+    bool in_range(std::uint64_t off, std::size_t len) const {
+        return off <= m_.size() && len <= m_.size() - off;
+    }
+    Mapping m_;
+};
+
+class Session {
+public:
+    explicit Session(hv::Hv& hv);
+    ~Session();
+    Session(Session const&) = delete;
+    Session& operator=(Session const&) = delete;
+
+    // One request. passed: the fd that came with it (hello's buffer). out_fd: an fd to send
+    // back with the reply, -1 for none; it stays owned by kxend.
+    Reply handle(Request const& rq, UniqueFd& passed, int& out_fd);
+
+private:
+    Reply evtchn_bind(Request const& rq, int& out_fd);
+    Reply gnttab_map(Request const& rq, int& out_fd);
+
+    struct MapEntry {
+        std::shared_ptr<hv::Domain> dom;
+        std::uint32_t ref = 0;
+        bool readonly = false;
+    };
+    struct GuardEntry {
+        std::weak_ptr<hv::Domain> dom;   // not the id alone: it may name a later domain
+        Guard what = Guard::none;
+        bool cooperative = false;
+    };
+    static constexpr std::size_t max_maps = 1 << 16;
+    static inline std::atomic<std::uint64_t> next_id{1};
+
+    hv::Hv* hv_;
+    std::uint64_t id_;
+    std::optional<Buffer> buf_;
+    std::map<evtchn_port_t, UniqueFd> ports_;
+    std::vector<MapEntry> maps_;
+    std::map<std::uint16_t, GuardEntry> guards_;   // by domid
+};
+
+} // namespace kxen::privcmd

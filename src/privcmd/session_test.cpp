@@ -1,0 +1,65 @@
+// privcmd requests as kxend decodes them, without a socket.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "hv/hv.hpp"
+#include "privcmd/session.hpp"
+
+using namespace kxen;
+
+namespace {
+
+class PrivcmdSession : public ::testing::Test {
+protected:
+    void SetUp() override {
+        auto h = hv::Hv::create(hv::HvOptions{.state_dir = ::testing::TempDir(), .pool_bytes = 1ull << 30, .nr_pcpus = 1});
+        if (!h) GTEST_SKIP() << "SKIPPED: no accelerator: " << h.error().message();
+        hv = std::move(*h);
+    }
+    privcmd::Reply hello(privcmd::Session& s, int fd, std::uint64_t size) {
+        privcmd::Request rq{privcmd::magic, privcmd::Op::hello, {size, 0, 0, 0, 0, 0}};
+        UniqueFd passed{::dup(fd)};
+        int out_fd = -1;
+        return s.handle(rq, passed, out_fd);
+    }
+    std::unique_ptr<hv::Hv> hv;
+};
+
+} // namespace
+
+// A hello claiming more than the memfd holds made the first access past
+// the file's end a SIGBUS in kxend, taking every guest with it.
+TEST_F(PrivcmdSession, HelloRefusesABufferShorterThanItsClaimedSize) {
+    UniqueFd mem{::memfd_create("test", MFD_CLOEXEC | MFD_ALLOW_SEALING)};
+    ASSERT_TRUE(mem);
+    ASSERT_EQ(::ftruncate(mem.raw(), 4096), 0);
+    privcmd::Session s{*hv};
+    EXPECT_EQ(hello(s, mem.raw(), 1 << 20).ret, -EINVAL);
+    EXPECT_EQ(hello(s, mem.raw(), 4096).ret, 0);
+    // The buffer may not shrink under kxend afterwards.
+    EXPECT_NE(::ftruncate(mem.raw(), 0), 0);
+    // A read past the end of what the client shares is a fault, not a crash.
+    privcmd::Request rq{privcmd::magic, privcmd::Op::host_info, {4095, 200, 0, 0, 0, 0}};
+    UniqueFd none;
+    int out_fd = -1;
+    EXPECT_EQ(s.handle(rq, none, out_fd).ret, -EFAULT);
+}
+
+TEST_F(PrivcmdSession, HelloRefusesABufferThatCannotBeSealed) {
+    UniqueFd mem{::memfd_create("test", MFD_CLOEXEC)};   // no MFD_ALLOW_SEALING
+    ASSERT_TRUE(mem);
+    ASSERT_EQ(::ftruncate(mem.raw(), 4096), 0);
+    privcmd::Session s{*hv};
+    EXPECT_EQ(hello(s, mem.raw(), 4096).ret, -EINVAL);
+}
+
+// An empty copy (a hypercall with a zero count) hands the buffer a null pointer: nothing to do.
+TEST(PrivcmdBuffer, EmptyCopiesTouchNothing) {
+    auto m = Mapping::anonymous(4096);
+    ASSERT_TRUE(m);
+    privcmd::Buffer b{std::move(*m)};
+    EXPECT_TRUE(b.read(0, nullptr, 0));
+    EXPECT_TRUE(b.write(4096, nullptr, 0));
+    EXPECT_FALSE(b.read(4097, nullptr, 0));
+}
