@@ -13,7 +13,7 @@ seconds=${2:-60}
 build=${FUZZ_BUILD:-build-fuzz}
 
 targets=(fuzz_xs_wire fuzz_xs_ring fuzz_xs_path_perms fuzz_xs_persist fuzz_xl_cfg fuzz_stream
-         fuzz_elf_pvh fuzz_console_ring fuzz_privcmd fuzz_hypercall fuzz_soft_cpu)
+         fuzz_elf_pvh fuzz_console_ring fuzz_blkif_ring fuzz_privcmd fuzz_hypercall fuzz_soft_cpu)
 if [ "$target" != all ]; then
   found=0
   for t in "${targets[@]}"; do [ "$t" = "$target" ] && found=1; done
