@@ -5,7 +5,8 @@
 # (tests/fuzz/TARGET.dict) where it has one. Prints executions and executions per second per
 # target; exits nonzero if any target crashed, naming the input that did it.
 # Environment: FUZZ_BUILD (build directory, default build-fuzz), FUZZ_KEEP (a directory to
-# keep the grown corpora and crash inputs in, default a temporary one that is removed).
+# keep the grown corpora and crash inputs in, default a temporary one that is removed),
+# FUZZ_JOBS (targets run at once, default one per CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${1:-all}
@@ -38,22 +39,35 @@ else
   trap 'rm -rf "$work"' EXIT
 fi
 
+# One target per core at a time; each runs on one core, so two cores halve the wall time.
+jobs=${FUZZ_JOBS:-$(nproc)}
+run_one() {
+  local t=$1 corpus=$work/$1/corpus log=$work/$1/log rc=0
+  mkdir -p "$corpus" "$work/$t/artifacts"
+  [ -d "tests/fuzz/corpus/$t" ] && cp -n tests/fuzz/corpus/"$t"/* "$corpus"/ 2>/dev/null || true
+  local args=(-max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048
+              -artifact_prefix="$work/$t/artifacts/")
+  [ -f "tests/fuzz/$t.dict" ] && args+=(-dict="tests/fuzz/$t.dict")
+  [ "$t" = fuzz_soft_cpu ] && args+=(-max_len=600)
+  "$build/bin/$t" "${args[@]}" "$corpus" >"$log" 2>&1 || rc=$?
+  echo $rc >"$work/$t/rc"
+}
+running=0
+for t in "${targets[@]}"; do
+  if [ $running -ge "$jobs" ]; then wait -n; running=$((running - 1)); fi
+  run_one "$t" &
+  running=$((running + 1))
+done
+wait
+
 failed=()
 printf '%-20s %12s %10s %s\n' target execs exec/s result
 for t in "${targets[@]}"; do
-  corpus=$work/$t/corpus
-  mkdir -p "$corpus" "$work/$t/artifacts"
-  [ -d "tests/fuzz/corpus/$t" ] && cp -n tests/fuzz/corpus/"$t"/* "$corpus"/ 2>/dev/null || true
-  args=(-max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048
-        -artifact_prefix="$work/$t/artifacts/")
-  [ -f "tests/fuzz/$t.dict" ] && args+=(-dict="tests/fuzz/$t.dict")
-  [ "$t" = fuzz_soft_cpu ] && args+=(-max_len=600)
   log=$work/$t/log
-  rc=0
-  "$build/bin/$t" "${args[@]}" "$corpus" >"$log" 2>&1 || rc=$?
+  rc=$(cat "$work/$t/rc" 2>/dev/null || echo 1)
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-  if [ $rc -eq 0 ]; then
+  if [ "$rc" -eq 0 ]; then
     result=ok
   else
     crash=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
