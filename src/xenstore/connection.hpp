@@ -8,7 +8,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_set>
+#include <unordered_map>
+#include <utility>
 #include "xenstore/perms.hpp"
 #include "xenstore/transaction.hpp"
 #include "xenstore/transport.hpp"
@@ -32,13 +33,23 @@ public:
 
     // ---- output, in order: replies and watch events ----
     void queue(MsgHeader const& hdr, std::string_view payload);
-    // A watch event "path\0token\0". Dropped if an identical one is still queued (as Xen does,
-    // except for special events), or if it would not fit in a message.
-    void queue_event(std::string_view path, std::string_view token);
+    enum class EventQueued { yes, duplicate, too_long, over_limit };
+    // A watch event "path\0token\0". Not queued if an identical one is still queued (as Xen
+    // does, except for special events), if it would not fit in a message, or if this
+    // connection already holds max_events events or would hold more than max_bytes (out_memory()).
+    EventQueued queue_event(std::string_view path, std::string_view token,
+                            std::size_t max_events, std::size_t max_bytes);
     // Writes what the transport takes now; the error if the transport broke.
     std::expected<void, TransportError> flush();
     std::size_t out_bytes() const { return out_.size() - out_off_; }
     std::size_t outstanding() const { return replies_queued_; }   // replies not yet read
+    std::size_t events_queued() const { return events_queued_; }
+    // Memory held for output not yet taken by the peer: the buffer (its capacity, written
+    // bytes not yet compacted included), and a conservative figure for each message's
+    // bookkeeping and each entry of the duplicate-event index.
+    std::size_t out_memory() const;
+    // Bytes of buffers given back to the allocator since the last call.
+    std::size_t take_released() { return std::exchange(released_, 0); }
 
     // ---- input ----
     std::string& in() { return in_; }
@@ -56,14 +67,29 @@ public:
     bool listed = false;        // on the server's list of connections with output to write
     std::uint32_t io_mask = 0;  // what the event loop waits for now (the event loop's business)
     bool closing = false;       // flush what is queued, then close (after a protocol error)
+    bool ready = false;         // on the server's list of connections to give another turn
+    bool overflowed = false;    // went past its output limits: a socket client is dropped
+    bool discarding = false;    // a ring's events are being discarded (logged once per spell)
 
 private:
+    // One message in out_, by absolute stream offsets (bytes queued since the connection began),
+    // which stay valid when out_ drops its written prefix.
     struct Pending {
-        std::size_t end;        // offset in out_ where this message ends
+        std::uint64_t start;    // where its payload begins
+        std::uint64_t end;      // where it ends
+        std::uint64_t key;      // an event's payload hash, while it may be coalesced
         bool reply;
-        std::string event;      // the event's payload while it may be coalesced
+        bool indexed;           // in queued_events_
     };
+    // What one entry costs beyond its bytes in out_: a deque slot plus the allocator's share,
+    // and a node of the duplicate index with its bucket.
+    static constexpr std::size_t pending_cost = sizeof(Pending) + 16;
+    static constexpr std::size_t index_cost = 64;
+
     void written(std::size_t n);
+    std::size_t memory_with(std::size_t bytes) const;   // out_memory() after queueing bytes more
+    bool duplicate(std::uint64_t key, std::string_view payload) const;
+    void unindex(Pending const& p);
 
     std::uint64_t serial_;
     std::unique_ptr<Transport> transport_;
@@ -74,9 +100,14 @@ private:
 
     std::string out_;
     std::size_t out_off_ = 0;
+    std::uint64_t base_ = 0;   // absolute offset of out_[0]
     std::deque<Pending> pending_;
-    std::unordered_set<std::string> queued_events_;
+    // Event payload hash -> absolute start of each queued event's payload with that hash.
+    std::unordered_multimap<std::uint64_t, std::uint64_t> queued_events_;
     std::size_t replies_queued_ = 0;
+    std::size_t events_queued_ = 0;
+    std::size_t pending_peak_ = 0;
+    std::size_t released_ = 0;
 
     std::map<std::uint32_t, std::unique_ptr<Transaction>> transactions_;
     std::uint32_t next_tx_id_ = 1;
