@@ -24,28 +24,65 @@ void Connection::queue(MsgHeader const& hdr, std::string_view payload) {
     ++replies_queued_;
 }
 
-std::size_t Connection::memory_with(std::size_t bytes) const {
+void Connection::EventIndex::grow() {
+    std::size_t n = slots_.empty() ? 16 : 2 * slots_.size();
+    std::vector<Slot> old = std::exchange(slots_, std::vector<Slot>(n));
+    for (auto const& s : old)
+        if (s.key) {
+            std::size_t i = home(s.key);
+            while (slots_[i].key) i = (i + 1) & mask();
+            slots_[i] = s;
+        }
+}
+
+void Connection::EventIndex::insert(std::uint64_t key, std::uint64_t start) {
+    if (2 * (size_ + 1) > slots_.size()) grow();
+    std::size_t i = home(key);
+    while (slots_[i].key) i = (i + 1) & mask();
+    slots_[i] = Slot{key, start};
+    ++size_;
+}
+
+void Connection::EventIndex::erase(std::uint64_t key, std::uint64_t start) {
+    if (slots_.empty()) return;
+    std::size_t i = home(key);
+    for (; slots_[i].key; i = (i + 1) & mask())
+        if (slots_[i].key == key && slots_[i].start == start) break;
+    if (!slots_[i].key) return;
+    // Backward-shift deletion: no tombstones, so probes stay short however long it lives.
+    for (std::size_t j = (i + 1) & mask(); slots_[j].key; j = (j + 1) & mask()) {
+        std::size_t h = home(slots_[j].key);
+        // Move j into the hole at i unless its home lies cyclically in (i, j].
+        bool stays = i <= j ? (h > i && h <= j) : (h > i || h <= j);
+        if (stays) continue;
+        slots_[i] = slots_[j];
+        i = j;
+    }
+    slots_[i] = Slot{};
+    --size_;
+}
+
+std::size_t Connection::out_memory_after(std::size_t bytes) const {
     std::size_t need = out_.size() + bytes;
     std::size_t cap = out_.capacity();
     // std::string grows to at least twice its capacity.
     if (need > cap) cap = std::max(need, 2 * cap);
-    return cap + (pending_.size() + (bytes ? 1 : 0)) * pending_cost +
-           (queued_events_.size() + (bytes ? 1 : 0)) * index_cost;
+    std::size_t index = queued_events_.bytes();
+    if (bytes && 2 * (queued_events_.size() + 1) > index / sizeof(EventIndex::Slot))
+        index = std::max<std::size_t>(16 * sizeof(EventIndex::Slot), 2 * index);
+    return cap + (pending_.size() + (bytes ? 1 : 0)) * pending_cost + index;
 }
 
-std::size_t Connection::out_memory() const { return memory_with(0); }
+std::size_t Connection::out_memory() const { return out_memory_after(0); }
 
 bool Connection::duplicate(std::uint64_t key, std::string_view payload) const {
-    auto [lo, hi] = queued_events_.equal_range(key);
-    for (auto it = lo; it != hi; ++it) {
-        std::uint64_t start = it->second;
+    return queued_events_.any(key, [&](std::uint64_t start) {
         // Only messages not yet started count: a partly written one may be compacted away.
-        if (start < base_ + out_off_ + header_size) continue;
+        if (start < base_ + out_off_ + header_size) return false;
         std::size_t at = static_cast<std::size_t>(start - base_);
         MsgHeader h = decode_header(out_.data() + at - header_size);
-        if (std::string_view{out_.data() + at, h.len} == payload) return true;
-    }
-    return false;
+        return std::string_view{out_.data() + at, h.len} == payload;
+    });
 }
 
 Connection::EventQueued Connection::queue_event(std::string_view path, std::string_view token,
@@ -57,7 +94,7 @@ Connection::EventQueued Connection::queue_event(std::string_view path, std::stri
     bool special = !path.empty() && path[0] == '@';
     if (!special) {
         // The duplicate check needs the payload's bytes; build it where it would go.
-        if (memory_with(header_size + len) > max_bytes || events_queued_ >= max_events) {
+        if (out_memory_after(header_size + len) > max_bytes || events_queued_ >= max_events) {
             // Over the limits unless it is a duplicate, which costs nothing.
             std::string payload;
             payload.reserve(len);
@@ -66,7 +103,7 @@ Connection::EventQueued Connection::queue_event(std::string_view path, std::stri
             return duplicate(event_key(payload), payload) ? EventQueued::duplicate
                                                           : EventQueued::over_limit;
         }
-    } else if (memory_with(header_size + len) > max_bytes || events_queued_ >= max_events) {
+    } else if (out_memory_after(header_size + len) > max_bytes || events_queued_ >= max_events) {
         return EventQueued::over_limit;
     }
     MsgHeader h{XS_WATCH_EVENT, 0, 0, static_cast<std::uint32_t>(len)};
@@ -82,7 +119,7 @@ Connection::EventQueued Connection::queue_event(std::string_view path, std::stri
             out_.resize(old);
             return EventQueued::duplicate;
         }
-        queued_events_.emplace(key, start);
+        queued_events_.insert(key, start);
     }
     pending_.push_back(Pending{start, base_ + out_.size(), key, false, key != 0});
     pending_peak_ = std::max(pending_peak_, pending_.size());
@@ -90,15 +127,7 @@ Connection::EventQueued Connection::queue_event(std::string_view path, std::stri
     return EventQueued::yes;
 }
 
-void Connection::unindex(Pending const& p) {
-    auto [lo, hi] = queued_events_.equal_range(p.key);
-    for (auto it = lo; it != hi; ++it) {
-        if (it->second == p.start) {
-            queued_events_.erase(it);
-            return;
-        }
-    }
-}
+void Connection::unindex(Pending const& p) { queued_events_.erase(p.key, p.start); }
 
 void Connection::written(std::size_t n) {
     out_off_ += n;
@@ -122,9 +151,9 @@ void Connection::written(std::size_t n) {
         } else {
             out_.clear();
         }
-        if (queued_events_.empty() && queued_events_.bucket_count() > 1024) {
-            released_ += queued_events_.bucket_count() * sizeof(void*);
-            decltype(queued_events_){}.swap(queued_events_);
+        if (queued_events_.size() == 0 && queued_events_.bytes() > keep_capacity / 4) {
+            released_ += queued_events_.bytes();
+            queued_events_.release();
         }
         if (pending_peak_ > keep_capacity / sizeof(Pending)) {
             // The deque keeps its map of blocks however far it grew.

@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <vector>
 #include <utility>
 #include "xenstore/perms.hpp"
 #include "xenstore/transaction.hpp"
@@ -48,6 +48,8 @@ public:
     // bytes not yet compacted included), and a conservative figure for each message's
     // bookkeeping and each entry of the duplicate-event index.
     std::size_t out_memory() const;
+    // out_memory() once `bytes` more are queued.
+    std::size_t out_memory_after(std::size_t bytes) const;
     // Bytes of buffers given back to the allocator since the last call.
     std::size_t take_released() { return std::exchange(released_, 0); }
 
@@ -69,6 +71,7 @@ public:
     bool closing = false;       // flush what is queued, then close (after a protocol error)
     bool ready = false;         // on the server's list of connections to give another turn
     bool overflowed = false;    // went past its output limits: a socket client is dropped
+    std::size_t debt = 0;       // event bytes its turns queued beyond their share (Server::pump)
     bool discarding = false;    // a ring's events are being discarded (logged once per spell)
 
 private:
@@ -81,13 +84,38 @@ private:
         bool reply;
         bool indexed;           // in queued_events_
     };
-    // What one entry costs beyond its bytes in out_: a deque slot plus the allocator's share,
-    // and a node of the duplicate index with its bucket.
+    // Queued events by payload hash: open addressing, linear probing, so that the check made
+    // for every event of a fan-out is one cache line, not a node per entry.
+    class EventIndex {
+    public:
+        struct Slot {
+            std::uint64_t key = 0;     // 0: empty
+            std::uint64_t start = 0;   // absolute offset of the event's payload
+        };
+        template <typename F> bool any(std::uint64_t key, F&& f) const {
+            if (slots_.empty()) return false;
+            for (std::size_t i = home(key); slots_[i].key; i = (i + 1) & mask())
+                if (slots_[i].key == key && f(slots_[i].start)) return true;
+            return false;
+        }
+        void insert(std::uint64_t key, std::uint64_t start);
+        void erase(std::uint64_t key, std::uint64_t start);
+        std::size_t size() const { return size_; }
+        std::size_t bytes() const { return slots_.capacity() * sizeof(Slot); }
+        void release() { std::vector<Slot>{}.swap(slots_); }
+
+    private:
+        std::size_t mask() const { return slots_.size() - 1; }
+        // Keys are hashes with bit 0 set (0 marks an empty slot): place them by the others.
+        std::size_t home(std::uint64_t key) const { return (key >> 1) & mask(); }
+        void grow();
+        std::vector<Slot> slots_;
+        std::size_t size_ = 0;
+    };
+    // What one message costs beyond its bytes in out_: a deque slot plus the allocator's share.
     static constexpr std::size_t pending_cost = sizeof(Pending) + 16;
-    static constexpr std::size_t index_cost = 64;
 
     void written(std::size_t n);
-    std::size_t memory_with(std::size_t bytes) const;   // out_memory() after queueing bytes more
     bool duplicate(std::uint64_t key, std::string_view payload) const;
     void unindex(Pending const& p);
 
@@ -102,8 +130,7 @@ private:
     std::size_t out_off_ = 0;
     std::uint64_t base_ = 0;   // absolute offset of out_[0]
     std::deque<Pending> pending_;
-    // Event payload hash -> absolute start of each queued event's payload with that hash.
-    std::unordered_multimap<std::uint64_t, std::uint64_t> queued_events_;
+    EventIndex queued_events_;
     std::size_t replies_queued_ = 0;
     std::size_t events_queued_ = 0;
     std::size_t pending_peak_ = 0;

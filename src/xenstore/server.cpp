@@ -77,12 +77,16 @@ Connection* Server::find(std::uint64_t serial) {
 }
 
 bool Server::congested(Connection const& c) const {
-    if (c.out_memory() >= cfg_.congested_bytes) return true;
+    // Whether the reply to one more request, as big as a reply gets, could take it past the
+    // limit: so the limit holds exactly, whatever a buffer's growth adds at once.
+    if (c.out_bytes() &&
+        c.out_memory_after(header_size + XENSTORE_PAYLOAD_MAX) > cfg_.congested_bytes)
+        return true;
     return !c.who().privileged && c.outstanding() >= cfg_.quotas.outstanding;
 }
 
 bool Server::wants_read(Connection const& c) const {
-    return !c.dead && !c.closing && !congested(c);
+    return !c.dead && !c.closing && !c.debt && !congested(c);
 }
 
 bool Server::wants_write(Connection const& c) const {
@@ -116,7 +120,8 @@ void Server::again(Connection& c) {
 // its output. Work left over waits for the next round, after every other connection's turn.
 void Server::pump(Connection& c) {
     Turn turn{0, event_bytes_};
-    for (;;) {
+    // A connection still paying for an earlier turn's fan-out only has its output written.
+    while (!c.debt) {
         process_input(c, turn);
         if (c.dead) return;
         if (c.closing || congested(c)) break;
@@ -140,6 +145,14 @@ void Server::pump(Connection& c) {
             return;
         }
         if (!*n) break;
+    }
+    // Deficit round robin: a turn whose requests queued more events than a turn's worth
+    // costs the turns after it, one turn's worth each (see flush()), so that a connection
+    // whose every write fans out to thousands of watchers gets its share of the work and no
+    // more, however few requests that share is.
+    if (std::size_t spent = event_bytes_ - turn.event_bytes_at_start; spent > cfg_.turn_bytes) {
+        if (!c.debt) indebted_.push_back(c.serial());
+        c.debt += spent - cfg_.turn_bytes;
     }
     // Replies go out as soon as the state they report is saved.
     if (c.out_bytes()) {
@@ -287,6 +300,16 @@ void Server::queue_event(Connection& c, std::string_view path, std::string_view 
 }
 
 void Server::flush() {
+    // A round has passed: each indebted connection pays one turn's worth.
+    std::erase_if(indebted_, [&](std::uint64_t serial) {
+        Connection* c = find(serial);
+        if (!c || c->dead) return true;
+        c->debt -= std::min(c->debt, cfg_.turn_bytes);
+        if (c->debt) return false;
+        again(*c);   // it may have requests buffered
+        if (hooks_) hooks_->update(*c);
+        return true;
+    });
     for (auto serial : std::exchange(ready_, {})) {
         Connection* c = find(serial);
         if (!c) continue;

@@ -33,7 +33,8 @@ struct Config {
     // Socket clients at once; more are accepted and closed at once.
     std::size_t max_connections = 1024;
     // One connection's turn (one wake-up) ends after this many requests, or once its requests
-    // have queued this many bytes of watch events (a request is never cut short).
+    // have queued this many bytes of watch events (a request is never cut short); events
+    // beyond that are paid for with later turns, this many bytes a round.
     std::size_t turn_requests = 8;
     std::size_t turn_bytes = 256u << 10;
 };
@@ -61,7 +62,9 @@ public:
     // End of a round: save state, write queued output, close what must close.
     void flush();
     // Work is left for the next round even if no fd becomes ready.
-    bool has_pending_work() const { return !listed_.empty() || !ready_.empty(); }
+    bool has_pending_work() const {
+        return !listed_.empty() || !ready_.empty() || !indebted_.empty();
+    }
     // Another socket client may connect (Config::max_connections).
     bool accepting() const { return sockets_ < cfg_.max_connections; }
     // Bytes of buffers freed since the last call (for the daemon to give memory back).
@@ -137,6 +140,7 @@ private:
     std::vector<std::uint64_t> listed_;
     std::vector<std::uint64_t> doomed_;
     std::vector<std::uint64_t> ready_;    // turn ended with work left
+    std::vector<std::uint64_t> indebted_; // Connection::debt > 0
     std::size_t sockets_ = 0;             // droppable connections
     std::size_t event_bytes_ = 0;         // watch events queued, ever (for turn budgets)
     std::size_t freed_ = 0;
