@@ -17,9 +17,8 @@ std::uint64_t event_key(std::string_view payload) {
 } // namespace
 
 void Connection::queue(MsgHeader const& hdr, std::string_view payload) {
-    std::uint64_t start = base_ + out_.size() + header_size;
     encode(out_, hdr.type, hdr.req_id, hdr.tx_id, payload);
-    pending_.push_back(Pending{start, base_ + out_.size(), 0, true, false});
+    pending_.push_back(Pending{base_ + out_.size(), 0, static_cast<std::uint32_t>(payload.size()), true});
     pending_peak_ = std::max(pending_peak_, pending_.size());
     ++replies_queued_;
 }
@@ -121,13 +120,13 @@ Connection::EventQueued Connection::queue_event(std::string_view path, std::stri
         }
         queued_events_.insert(key, start);
     }
-    pending_.push_back(Pending{start, base_ + out_.size(), key, false, key != 0});
+    pending_.push_back(Pending{base_ + out_.size(), key, static_cast<std::uint32_t>(len), false});
     pending_peak_ = std::max(pending_peak_, pending_.size());
     ++events_queued_;
     return EventQueued::yes;
 }
 
-void Connection::unindex(Pending const& p) { queued_events_.erase(p.key, p.start); }
+void Connection::unindex(Pending const& p) { queued_events_.erase(p.key, p.start()); }
 
 void Connection::written(std::size_t n) {
     out_off_ += n;
@@ -138,7 +137,7 @@ void Connection::written(std::size_t n) {
             --replies_queued_;
         } else {
             --events_queued_;
-            if (p.indexed) unindex(p);
+            if (p.key) unindex(p);
         }
         pending_.pop_front();
     }

@@ -78,11 +78,11 @@ private:
     // One message in out_, by absolute stream offsets (bytes queued since the connection began),
     // which stay valid when out_ drops its written prefix.
     struct Pending {
-        std::uint64_t start;    // where its payload begins
         std::uint64_t end;      // where it ends
-        std::uint64_t key;      // an event's payload hash, while it may be coalesced
+        std::uint64_t key;      // an event's payload hash while it may be coalesced, else 0
+        std::uint32_t len;      // its payload's length
         bool reply;
-        bool indexed;           // in queued_events_
+        std::uint64_t start() const { return end - len; }   // where its payload begins
     };
     // Queued events by payload hash: open addressing, linear probing, so that the check made
     // for every event of a fan-out is one cache line, not a node per entry.
@@ -112,8 +112,9 @@ private:
         std::vector<Slot> slots_;
         std::size_t size_ = 0;
     };
-    // What one message costs beyond its bytes in out_: a deque slot plus the allocator's share.
-    static constexpr std::size_t pending_cost = sizeof(Pending) + 16;
+    // What one message costs beyond its bytes in out_: a deque slot, plus the allocator's and
+    // the deque's map's share of the 512-byte block that holds it.
+    static constexpr std::size_t pending_cost = sizeof(Pending) + 8;
 
     void written(std::size_t n);
     bool duplicate(std::uint64_t key, std::string_view payload) const;

@@ -27,7 +27,7 @@ struct Config {
     DomId priv_domid = 0;             // a domain with dom0's rights besides dom0
     // Per-connection limits on output the peer has not taken, every connection (dom0's
     // included) unless said; memory as Connection::out_memory() counts it. See README.md.
-    std::size_t congested_bytes = 256u << 10;   // stop reading requests from it meanwhile
+    std::size_t congested_bytes = 1u << 20;     // stop reading requests from it meanwhile
     std::size_t max_watch_events = 1024;        // events beyond: socket dropped, ring's discarded
     std::size_t max_output_bytes = 2560u << 10; // the same for memory
     // Socket clients at once; more are accepted and closed at once.
@@ -35,7 +35,7 @@ struct Config {
     // One connection's turn (one wake-up) ends after this many requests, or once its requests
     // have queued this many bytes of watch events (a request is never cut short); events
     // beyond that are paid for with later turns, this many bytes a round.
-    std::size_t turn_requests = 8;
+    std::size_t turn_requests = 32;
     std::size_t turn_bytes = 256u << 10;
 };
 

@@ -69,7 +69,7 @@ TEST(XenstoreFlood, OrdinaryReadsAreAnsweredAndMemoryIsBounded) {
     // Each read answered, within the 5 s timeout: a starved reader waits minutes.
     EXPECT_GT(r.probes, 50u);
     EXPECT_EQ(r.answered, r.probes);
-    // 200 clients that never read hold a bounded amount: ~256 KiB each at most.
+    // 200 clients that never read hold a bounded amount: under 1 MiB each.
     EXPECT_LT(r.rss_peak_kb, 200L * 1024);
     // ... which goes back once they have gone.
     EXPECT_LT(r.rss_end_kb, r.rss_start_kb + 32L * 1024);
