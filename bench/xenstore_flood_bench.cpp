@@ -35,8 +35,7 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
     if (daemons.empty()) daemons.push_back("this=" KXEN_BIN_DIR "/kxenstored");
 
-    std::printf("# %s; load %s\n", kxen::bench::host_description().c_str(),
-                kxen::bench::first_line_of("cat /proc/loadavg").c_str());
+    std::printf("# %s\n", kxen::bench::host_description().c_str());
     std::printf("# flood: %d watchers x %d watches, %d readers, %zu-byte values, %.0f s; "
                 "a read every %d ms (timeout %.0f s)\n",
                 o.watchers, o.watches_each, o.readers, o.value_bytes, o.seconds,

@@ -308,7 +308,7 @@ Result run(Options const& o) {
 }
 
 DaemonProcess DaemonProcess::start(std::vector<std::string> const& argv, std::string const& socket,
-                                   std::string& err) {
+                                   std::string& err, std::string const& log) {
     DaemonProcess d;
     std::vector<char*> args;
     for (auto const& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -320,10 +320,11 @@ DaemonProcess DaemonProcess::start(std::vector<std::string> const& argv, std::st
     }
     if (pid == 0) {
         int null = ::open("/dev/null", O_RDWR);
-        if (null >= 0) {
-            ::dup2(null, 0);
-            ::dup2(null, 1);
-            if (!std::getenv("KXEN_FLOOD_DAEMON_LOG")) ::dup2(null, 2);
+        int out = log.empty() ? null : ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (null >= 0) ::dup2(null, 0);
+        if (out >= 0) {
+            ::dup2(out, 1);
+            ::dup2(out, 2);
         }
         ::execv(args[0], args.data());
         ::_exit(127);

@@ -52,9 +52,10 @@ long rss_kb(pid_t pid);
 // One kxenstored (or any xenstored taking --socket) of our own, killed on destruction.
 class DaemonProcess {
 public:
-    // Starts `argv` (argv[0] a path) and waits until `socket` accepts connections.
+    // Starts `argv` (argv[0] a path) and waits until `socket` accepts connections. Its
+    // output goes to `log` (appended), or nowhere.
     static DaemonProcess start(std::vector<std::string> const& argv, std::string const& socket,
-                               std::string& err);
+                               std::string& err, std::string const& log = {});
     DaemonProcess() = default;
     DaemonProcess(DaemonProcess&& o) noexcept : pid_{o.pid_} { o.pid_ = 0; }
     DaemonProcess& operator=(DaemonProcess&& o) noexcept;
