@@ -88,23 +88,19 @@ Connection::EventQueued Connection::queue_event(std::string_view path, std::stri
                                                 std::size_t max_events, std::size_t max_bytes) {
     std::size_t len = path.size() + token.size() + 2;
     if (len > XENSTORE_PAYLOAD_MAX) return EventQueued::too_long;
-    // Built in place, then taken back if it turns out to be a duplicate: no copy per event.
-    std::size_t old = out_.size();
     bool special = !path.empty() && path[0] == '@';
-    if (!special) {
-        // The duplicate check needs the payload's bytes; build it where it would go.
-        if (out_memory_after(header_size + len) > max_bytes || events_queued_ >= max_events) {
-            // Over the limits unless it is a duplicate, which costs nothing.
-            std::string payload;
-            payload.reserve(len);
-            payload.append(path).push_back('\0');
-            payload.append(token).push_back('\0');
-            return duplicate(event_key(payload), payload) ? EventQueued::duplicate
-                                                          : EventQueued::over_limit;
-        }
-    } else if (out_memory_after(header_size + len) > max_bytes || events_queued_ >= max_events) {
-        return EventQueued::over_limit;
+    if (out_memory_after(header_size + len) > max_bytes || events_queued_ >= max_events) {
+        // Over the limits, unless it is a duplicate, which costs nothing.
+        if (special) return EventQueued::over_limit;
+        std::string payload;
+        payload.reserve(len);
+        payload.append(path).push_back('\0');
+        payload.append(token).push_back('\0');
+        return duplicate(event_key(payload), payload) ? EventQueued::duplicate
+                                                      : EventQueued::over_limit;
     }
+    // Built where it goes and taken back if it is a duplicate: no copy per event of a fan-out.
+    std::size_t old = out_.size();
     MsgHeader h{XS_WATCH_EVENT, 0, 0, static_cast<std::uint32_t>(len)};
     out_.append(reinterpret_cast<char const*>(&h), sizeof h);   // SAFETY: POD, 16 bytes
     out_.append(path).push_back('\0');
