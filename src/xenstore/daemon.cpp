@@ -3,6 +3,7 @@
 #include <array>
 #include <csignal>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -140,8 +141,10 @@ SysResult<void> Daemon::listen() {
     return loop_.add(listen_fd_.raw(), EPOLLIN, tag(listen_tag));
 }
 
-void Daemon::accept_all() {
-    for (;;) {
+void Daemon::accept_some() {
+    // A bounded batch: the listening socket is level-triggered, and clients already connected
+    // get their turns before the next batch.
+    for (int i = 0; i < 64; ++i) {
         UniqueFd fd{::accept4(listen_fd_.raw(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)};
         if (!fd) {
             if (errno == EINTR) continue;
@@ -149,8 +152,24 @@ void Daemon::accept_all() {
                 log::warn("accept: {}", SysError::last("accept4").message());
             return;
         }
+        if (!server_.accepting()) {
+            // Closed at once rather than left in the backlog, where it would hold up clients
+            // that come after the crowd has gone.
+            if (!refusing_)
+                log::warn("{} socket clients: refusing more (--max-connections)",
+                          server_.config().max_connections);
+            refusing_ = true;
+            continue;
+        }
+        refusing_ = false;
         server_.connect(std::make_unique<SocketTransport>(std::move(fd)), Identity{0, true, {}});
     }
+}
+
+void Daemon::give_back_memory() {
+    // Clients that flooded us and left free their buffers; glibc keeps the freed heap pages
+    // until asked to return them.
+    if (server_.take_freed() >= (1u << 20)) ::malloc_trim(0);
 }
 
 std::uint32_t Daemon::interest(Connection const& c) const {
@@ -206,7 +225,7 @@ int Daemon::run() {
         for (std::size_t i = 0; i < *n; ++i) {
             auto t = events[i].data.u64;
             switch (kind_of(t)) {
-            case listen_tag: accept_all(); break;
+            case listen_tag: accept_some(); break;
             case signal_tag: {
                 signalfd_siginfo si;
                 while (::read(signal_fd_.raw(), &si, sizeof si) == sizeof si) {
@@ -224,6 +243,7 @@ int Daemon::run() {
                 if (opts_.live_domains)
                     if (auto alive = opts_.live_domains()) server_.forget_dead_domains(*alive);
                 save(false);
+                give_back_memory();
                 break;
             }
             case conn_tag: {

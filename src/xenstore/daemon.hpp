@@ -44,8 +44,9 @@ private:
     SysResult<void> start();
     SysResult<void> listen();
     void attach_saved(SavedDomain const& d);
-    void accept_all();
+    void accept_some();
     void save(bool final);
+    void give_back_memory();
     std::uint32_t interest(Connection const& c) const;
 
     DaemonOptions opts_;
@@ -53,6 +54,7 @@ private:
     Server server_;
     std::unique_ptr<Persist> persist_;
     UniqueFd listen_fd_, signal_fd_, timer_fd_;
+    bool refusing_ = false;   // at max_connections (logged once per spell)
 };
 
 } // namespace kxen::xenstore

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <fstream>
+#include <malloc.h>
 #include <unistd.h>
 #include "common/log.hpp"
 #include "xenstore/daemon.hpp"
@@ -36,6 +37,27 @@ int main(int argc, char** argv) {
     app.add_option("-Q,--quota", quota_args,
                    "<what>=<n>: nodes, watches, outstanding, transactions, transaction-nodes, "
                    "node-permissions, path-max, node-size");
+    auto& cfg = opts.config;
+    app.add_option("--max-connections", cfg.max_connections,
+                   "socket clients at once; more are closed at once")
+        ->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--max-watch-events", cfg.max_watch_events,
+                   "unread watch events per connection; past it a socket client is dropped, a "
+                   "guest's events are discarded (oxenstored's quota-maxwatchevents)")
+        ->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--max-output-bytes", cfg.max_output_bytes,
+                   "memory one connection's unread output may hold, bookkeeping included; past "
+                   "it as --max-watch-events")
+        ->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--congested-bytes", cfg.congested_bytes,
+                   "unread output (as --max-output-bytes) at which a connection's requests wait")
+        ->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--turn-requests", cfg.turn_requests,
+                   "requests one connection may have handled per turn before the next one's")
+        ->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--turn-bytes", cfg.turn_bytes,
+                   "watch event bytes one connection's requests may queue per turn")
+        ->capture_default_str()->check(CLI::PositiveNumber);
     app.add_flag("-K,--keep-orphans", opts.config.keep_orphans,
                  "a released domain's nodes pass to dom0 instead of being deleted");
     app.add_option("-p,--priv-domid", opts.config.priv_domid, "a domain with dom0's rights");
@@ -60,6 +82,11 @@ int main(int argc, char** argv) {
     }
     q.path_max = std::min(q.path_max, unsigned{XENSTORE_REL_PATH_MAX});
     if (!no_persist) opts.state_dir = state_dir;
+
+    // Buffers of clients that stopped reading are big and short-lived: give each its own
+    // mapping, returned when freed, instead of letting glibc raise this threshold past them
+    // and keep their pages in the heap.
+    ::mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
     log::set_tag("kxenstored");
     if (verbose) log::set_min_level(log::Level::debug);

@@ -198,8 +198,7 @@ void Server::restore_watch(DomId id, std::string path, std::string token,
     if (!watches_.add(*d->conn, std::move(path), std::move(token), prefix_len)) return;
     // The daemon that died may have had events for it queued: fire once, as a new watch does,
     // and the guest re-reads what it watches (Xen's watchers must cope with spurious events).
-    d->conn->queue_event(event_path, event_token);
-    note_output(*d->conn);
+    queue_event(*d->conn, event_path, event_token);
 }
 
 // Xen's domain_tree_remove(): a released domain's nodes go (firing watches), or with -K pass

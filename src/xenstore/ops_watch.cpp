@@ -37,8 +37,7 @@ XsResult<void> watch(Request& r) {
     if (r.conn.domain && r.server.sink())
         r.server.sink()->watch_added(r.conn.who().id, path, a->token, prefix);
     r.ack();
-    r.conn.queue_event(std::string_view{path}.substr(prefix), a->token);
-    r.server.note_output(r.conn);
+    r.server.queue_event(r.conn, std::string_view{path}.substr(prefix), a->token);
     return {};
 }
 

@@ -163,7 +163,7 @@ TEST(Protocol, WorkLeftAfterOneTurnIsNotForgotten) {
 TEST(Protocol, ClientThatNeverReadsIsThrottledThenDropped) {
     Config cfg;
     cfg.congested_bytes = 64 * 1024;
-    cfg.max_socket_out = 256 * 1024;
+    cfg.max_output_bytes = 256 * 1024;
     Server s{cfg};
     Client flood{s}, w{s}, good{s};
     flood.pipe().write_limit = 0;   // never reads

@@ -43,8 +43,9 @@ constexpr auto table = [] {
     return t;
 }();
 
-constexpr std::size_t socket_read_chunk = 64 * 1024;
-constexpr std::size_t max_rounds = 16;   // per wakeup, so that one busy client cannot starve others
+constexpr std::size_t socket_read_chunk = 16 * 1024;
+// An input buffer bigger than this is given back once it has been consumed.
+constexpr std::size_t keep_input = 2 * socket_read_chunk;
 
 } // namespace
 
@@ -65,6 +66,7 @@ Connection& Server::connect(std::unique_ptr<Transport> t, Identity who) {
     auto serial = next_serial_++;
     auto& c = *conns_.emplace(serial, std::make_unique<Connection>(serial, std::move(t), who))
                    .first->second;
+    if (c.transport().droppable()) ++sockets_;
     if (hooks_) hooks_->added(c);
     return c;
 }
@@ -75,12 +77,16 @@ Connection* Server::find(std::uint64_t serial) {
 }
 
 bool Server::congested(Connection const& c) const {
-    if (c.out_bytes() >= cfg_.congested_bytes) return true;
+    // Whether the reply to one more request, as big as a reply gets, could take it past the
+    // limit: so the limit holds exactly, whatever a buffer's growth adds at once.
+    if (c.out_bytes() &&
+        c.out_memory_after(header_size + XENSTORE_PAYLOAD_MAX) > cfg_.congested_bytes)
+        return true;
     return !c.who().privileged && c.outstanding() >= cfg_.quotas.outstanding;
 }
 
 bool Server::wants_read(Connection const& c) const {
-    return !c.dead && !c.closing && !congested(c);
+    return !c.dead && !c.closing && !c.debt && !congested(c);
 }
 
 bool Server::wants_write(Connection const& c) const {
@@ -99,42 +105,61 @@ void Server::service(Connection& c) {
     pump(c);
 }
 
+bool Server::turn_over(Turn const& t) const {
+    return t.requests >= cfg_.turn_requests ||
+           event_bytes_ - t.event_bytes_at_start >= cfg_.turn_bytes;
+}
+
+void Server::again(Connection& c) {
+    if (c.ready) return;
+    c.ready = true;
+    ready_.push_back(c.serial());
+}
+
+// One turn of c: its requests up to the turn's budget, reading more as they run out, then
+// its output. Work left over waits for the next round, after every other connection's turn.
 void Server::pump(Connection& c) {
-    for (std::size_t round = 0; round < max_rounds && !c.dead; ++round) {
-        bool progress = process_input(c);
+    Turn turn{0, event_bytes_};
+    // A connection still paying for an earlier turn's fan-out only has its output written.
+    while (!c.debt) {
+        process_input(c, turn);
         if (c.dead) return;
-        if (!c.closing && !congested(c)) {
-            auto& in = c.in();
-            std::size_t have = in.size() - c.in_off();
-            std::size_t want = c.transport().droppable() ? socket_read_chunk
-                                                        : header_size + XENSTORE_PAYLOAD_MAX;
-            if (have < want) {
-                std::size_t old = in.size();
-                in.resize(old + want);
-                auto n = c.transport().read({in.data() + old, want});
-                in.resize(old + (n ? *n : 0));
-                if (!n) {
-                    broken(c, n.error(), "read");
-                    return;
-                }
-                if (*n) progress = true;
-            }
+        if (c.closing || congested(c)) break;
+        if (turn_over(turn)) {
+            // Requests may be left in in() or in the transport, which no fd may announce
+            // again (a ring's event was consumed; a socket's bytes were read).
+            again(c);
+            break;
         }
-        // Replies go out as soon as the state they report is saved.
-        if (c.out_bytes()) {
-            if (sink_) sink_->flush();
-            std::size_t before = c.out_bytes();
-            if (auto w = c.flush(); !w) {
-                broken(c, w.error(), "write");
-                return;
-            }
-            if (c.out_bytes() != before) progress = true;
+        auto& in = c.in();
+        std::size_t have = in.size() - c.in_off();
+        std::size_t want = c.transport().droppable() ? socket_read_chunk
+                                                    : header_size + XENSTORE_PAYLOAD_MAX;
+        if (have >= want) break;   // a partial message as long as a whole one: cannot happen
+        std::size_t old = in.size();
+        in.resize(old + want);
+        auto n = c.transport().read({in.data() + old, want});
+        in.resize(old + (n ? *n : 0));
+        if (!n) {
+            broken(c, n.error(), "read");
+            return;
         }
-        if (!progress) break;
-        if (round + 1 == max_rounds) {
-            // Out of turns with work perhaps left (bytes read but not processed): no fd will
-            // wake us for it, so come back at the end of this round of the event loop.
-            ready_.push_back(c.serial());
+        if (!*n) break;
+    }
+    // Deficit round robin: a turn whose requests queued more events than a turn's worth
+    // costs the turns after it, one turn's worth each (see flush()), so that a connection
+    // whose every write fans out to thousands of watchers gets its share of the work and no
+    // more, however few requests that share is.
+    if (std::size_t spent = event_bytes_ - turn.event_bytes_at_start; spent > cfg_.turn_bytes) {
+        if (!c.debt) indebted_.push_back(c.serial());
+        c.debt += spent - cfg_.turn_bytes;
+    }
+    // Replies go out as soon as the state they report is saved.
+    if (c.out_bytes()) {
+        if (sink_) sink_->flush();
+        if (auto w = c.flush(); !w) {
+            broken(c, w.error(), "write");
+            return;
         }
     }
     after_io(c);
@@ -147,15 +172,17 @@ void Server::after_io(Connection& c) {
         drop(c, ProtoError::proto, "protocol error");
         return;
     }
-    if (c.out_bytes()) note_output(c);
+    // Output the peer did not take waits for it to make room: EPOLLOUT for a socket, the
+    // guest's notification for a ring. Listing it again would spin the event loop.
+    if (c.overflowed) note_output(c);
+    freed_ += c.take_released();
     if (hooks_) hooks_->update(c);
 }
 
-bool Server::process_input(Connection& c) {
+void Server::process_input(Connection& c, Turn& turn) {
     auto& in = c.in();
     auto& off = c.in_off();
-    bool progress = false;
-    while (!c.dead && !c.closing && !congested(c)) {
+    while (!c.dead && !c.closing && !congested(c) && !turn_over(turn)) {
         std::size_t avail = in.size() - off;
         if (avail < header_size) break;
         MsgHeader hdr = decode_header(in.data() + off);
@@ -182,16 +209,21 @@ bool Server::process_input(Connection& c) {
         std::string_view body{in.data() + off + header_size, hdr.len};
         off += header_size + hdr.len;
         process(c, hdr, body);   // does not touch `in`
-        progress = true;
+        ++turn.requests;
     }
+    if (c.dead) return;
     if (off == in.size()) {
-        in.clear();
         off = 0;
-    } else if (off > 32 * 1024) {
+        if (in.capacity() > keep_input) {
+            freed_ += in.capacity();
+            std::string{}.swap(in);
+        } else {
+            in.clear();
+        }
+    } else if (off > keep_input) {
         in.erase(0, off);
         off = 0;
     }
-    return progress;
 }
 
 void Server::process(Connection& c, MsgHeader const& hdr, std::string_view body) {
@@ -236,16 +268,54 @@ void Server::fire(std::string_view path, bool exact, Perms const* perms,
         Connection& c = *w.conn;
         if (c.dead) return;
         if (!c.who().privileged && !permitted(c, path, perms, old_perms)) return;
-        if (!c.transport().droppable() && c.out_bytes() > cfg_.max_ring_out) return;
         std::string_view ev = path.size() > w.prefix_len ? path.substr(w.prefix_len) : path;
-        c.queue_event(ev, w.token);
-        note_output(c);
+        queue_event(c, ev, w.token);
     });
 }
 
+void Server::queue_event(Connection& c, std::string_view path, std::string_view token) {
+    if (c.dead || c.overflowed) return;
+    switch (c.queue_event(path, token, cfg_.max_watch_events, cfg_.max_output_bytes)) {
+    case Connection::EventQueued::yes:
+        c.discarding = false;
+        event_bytes_ += header_size + path.size() + token.size() + 2;
+        break;
+    case Connection::EventQueued::over_limit:
+        if (c.transport().droppable()) {
+            // Dropped once this round is over: not here, in the middle of a fan-out that walks
+            // the watch list that dropping edits. Until then it gets nothing more.
+            c.overflowed = true;
+        } else if (!c.discarding) {
+            // A guest's ring cannot be hung up on; like Xen's xenstored past a domain's memory
+            // quota, its events are lost.
+            c.discarding = true;
+            log::warn("xenstore: {}: {} watch events unread ({} bytes held): discarding more",
+                      c.transport().describe(), c.events_queued(), c.out_memory());
+        }
+        break;
+    case Connection::EventQueued::duplicate:
+    case Connection::EventQueued::too_long: break;
+    }
+    note_output(c);
+}
+
 void Server::flush() {
-    for (auto serial : std::exchange(ready_, {}))
-        if (Connection* c = find(serial); c && !c->dead) pump(*c);
+    // A round has passed: each indebted connection pays one turn's worth.
+    std::erase_if(indebted_, [&](std::uint64_t serial) {
+        Connection* c = find(serial);
+        if (!c || c->dead) return true;
+        c->debt -= std::min(c->debt, cfg_.turn_bytes);
+        if (c->debt) return false;
+        again(*c);   // it may have requests buffered
+        if (hooks_) hooks_->update(*c);
+        return true;
+    });
+    for (auto serial : std::exchange(ready_, {})) {
+        Connection* c = find(serial);
+        if (!c) continue;
+        c->ready = false;
+        if (!c->dead) pump(*c);
+    }
     // Pumping a connection that was congested can queue output for others: go again, a few
     // times at most (what is left is written in the next round).
     for (int pass = 0; pass < 4 && !listed_.empty(); ++pass) flush_listed();
@@ -262,8 +332,10 @@ void Server::flush_listed() {
         if (!c) continue;
         c->listed = false;
         if (c->dead) continue;
-        if (c->transport().droppable() && c->out_bytes() > cfg_.max_socket_out) {
-            drop(*c, ProtoError::comm, "not reading its replies");
+        if (c->overflowed) {
+            drop(*c, ProtoError::comm,
+                 fmt::format("not reading its output: {} watch events, {} bytes held",
+                             c->events_queued(), c->out_memory()));
             continue;
         }
         bool was_congested = congested(*c);
@@ -311,6 +383,8 @@ void Server::broken(Connection& c, TransportError e, std::string_view op) {
 void Server::destroy(Connection& c) {
     c.dead = true;
     watches_.remove_all(c);
+    if (c.transport().droppable()) --sockets_;
+    freed_ += c.out_memory() + c.in().capacity() + c.take_released();
     if (hooks_) hooks_->removed(c);
     doomed_.push_back(c.serial());
 }

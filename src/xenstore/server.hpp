@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <string_view>
+#include <utility>
 #include <vector>
 #include "xenstore/connection.hpp"
 #include "xenstore/domain_port.hpp"
@@ -23,9 +25,18 @@ struct Config {
     Quotas quotas;
     bool keep_orphans = false;        // -K: a released domain's nodes go to dom0, not away
     DomId priv_domid = 0;             // a domain with dom0's rights besides dom0
-    std::size_t congested_bytes = 1u << 20;   // stop reading a client with this much unread output
-    std::size_t max_socket_out = 16u << 20;   // ... and drop a socket client with this much
-    std::size_t max_ring_out = 1u << 20;      // watch events to a guest beyond this are dropped
+    // Per-connection limits on output the peer has not taken, every connection (dom0's
+    // included) unless said; memory as Connection::out_memory() counts it. See README.md.
+    std::size_t congested_bytes = 1u << 20;     // stop reading requests from it meanwhile
+    std::size_t max_watch_events = 1024;        // events beyond: socket dropped, ring's discarded
+    std::size_t max_output_bytes = 2560u << 10; // the same for memory
+    // Socket clients at once; more are accepted and closed at once.
+    std::size_t max_connections = 1024;
+    // One connection's turn (one wake-up) ends after this many requests, or once its requests
+    // have queued this many bytes of watch events (a request is never cut short); events
+    // beyond that are paid for with later turns, this many bytes a round.
+    std::size_t turn_requests = 32;
+    std::size_t turn_bytes = 256u << 10;
 };
 
 // The event loop's side: which fds to wait on.
@@ -51,7 +62,13 @@ public:
     // End of a round: save state, write queued output, close what must close.
     void flush();
     // Work is left for the next round even if no fd becomes ready.
-    bool has_pending_work() const { return !listed_.empty() || !ready_.empty(); }
+    bool has_pending_work() const {
+        return !listed_.empty() || !ready_.empty() || !indebted_.empty();
+    }
+    // Another socket client may connect (Config::max_connections).
+    bool accepting() const { return sockets_ < cfg_.max_connections; }
+    // Bytes of buffers freed since the last call (for the daemon to give memory back).
+    std::size_t take_freed() { return std::exchange(freed_, 0); }
 
     bool wants_read(Connection const& c) const;
     bool wants_write(Connection const& c) const;
@@ -90,11 +107,20 @@ public:
     }
     // Queue output for c and put it on the list flush() writes.
     void note_output(Connection& c);
+    // Queues a watch event for c within its limits; past them a socket client is dropped (at
+    // the end of the round) and a guest's events are discarded.
+    void queue_event(Connection& c, std::string_view path, std::string_view token);
 
 private:
     void pump(Connection& c);
     void flush_listed();
-    bool process_input(Connection& c);
+    struct Turn {
+        std::size_t requests = 0;
+        std::size_t event_bytes_at_start = 0;
+    };
+    bool turn_over(Turn const& t) const;
+    void process_input(Connection& c, Turn& t);
+    void again(Connection& c);
     void process(Connection& c, MsgHeader const& hdr, std::string_view body);
     bool congested(Connection const& c) const;
     bool permitted(Connection const& c, std::string_view path, Perms const* perms,
@@ -113,7 +139,11 @@ private:
     std::uint64_t next_serial_ = 1;
     std::vector<std::uint64_t> listed_;
     std::vector<std::uint64_t> doomed_;
-    std::vector<std::uint64_t> ready_;    // ran out of turns in pump()
+    std::vector<std::uint64_t> ready_;    // turn ended with work left
+    std::vector<std::uint64_t> indebted_; // Connection::debt > 0
+    std::size_t sockets_ = 0;             // droppable connections
+    std::size_t event_bytes_ = 0;         // watch events queued, ever (for turn budgets)
+    std::size_t freed_ = 0;
     IoHooks* hooks_ = nullptr;
     StateSink* sink_ = nullptr;
     bool warned_nosys_ = false;

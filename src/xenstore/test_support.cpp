@@ -63,8 +63,10 @@ Client::Client(Server& s, Identity who) : server_{s}, pipe_{std::make_shared<Pip
 }
 
 void Client::run() {
-    for (int i = 0; i < 8; ++i) {
-        if (Connection* c = server_.find(serial_); c && !c->dead) server_.service(*c);
+    // Each service() is one turn; the server comes back by itself for what a turn left over.
+    for (int i = 0; i < 8 || (i < 100000 && server_.has_pending_work()); ++i) {
+        if (i < 8)
+            if (Connection* c = server_.find(serial_); c && !c->dead) server_.service(*c);
         server_.flush();
     }
     parse();
