@@ -51,7 +51,9 @@ int VbdBackend::run() {
     epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
     stop_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-    itimerspec every{{1, 0}, {0, 1'000'000}};   // until the store answers, and as a safety net
+    // Every 50 ms until the store answers (kxl waits for us before it starts a guest with a
+    // disk), then once a second as a safety net.
+    itimerspec every{{0, 50'000'000}, {0, 1'000'000}};
     ::timerfd_settime(timer_.raw(), 0, &every, nullptr);
     watch_fd(epoll_.raw(), stop_.raw());
     watch_fd(epoll_.raw(), timer_.raw());
@@ -75,6 +77,8 @@ int VbdBackend::run() {
                         continue;
                     }
                     watch_fd(epoll_.raw(), store_->fileno());
+                    itimerspec slow{{1, 0}, {1, 0}};
+                    ::timerfd_settime(timer_.raw(), 0, &slow, nullptr);
                     log::info("block backend serving {}", root);
                 }
                 scan();

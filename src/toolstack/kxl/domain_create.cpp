@@ -201,8 +201,11 @@ std::expected<std::uint16_t, std::string> create_domain(privcmd::Client& c, tool
     if (auto r = set_e820(c, *domid, *layout); !r) return std::unexpected(r.error());
     auto ch = offer_channels(c, *domid);
     if (!ch) return std::unexpected(ch.error());
-    if (store)
+    if (store) {
         if (auto r = announce_domain(*store, *domid, cfg, *ch); !r) return std::unexpected("xenstore: " + r.error());
+    } else if (!cfg.disks.empty()) {
+        return std::unexpected("disks need the host's xenstore (kxenstored), and none answers");
+    }
     remember_config(c, *domid, cfg);
 
     auto ctx = build::pvh_vcpu_context(*layout);

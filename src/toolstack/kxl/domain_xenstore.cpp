@@ -1,4 +1,6 @@
 #include "toolstack/kxl/domain_xenstore.hpp"
+#include <chrono>
+#include <thread>
 #include <ctime>
 #include <fmt/format.h>
 
@@ -109,12 +111,40 @@ xs::Result<void> write_tree(xs::Handle& xs, xs::Transaction t, std::uint16_t dom
 
 } // namespace
 
+namespace {
+
+// As libxl's device add: the guest may start only once each disk's backend has taken the
+// device (state InitWait or beyond), or a frontend that looks early finds a disk nobody serves.
+std::expected<void, std::string> wait_for_backends(xs::Handle& xs, std::uint16_t domid,
+                                                   std::vector<toolstack::DiskSpec> const& disks) {
+    using namespace std::chrono;
+    auto const deadline = steady_clock::now() + seconds(20);
+    for (auto const& disk : disks) {
+        auto const be = fmt::format("/local/domain/0/backend/vbd/{}/{}", domid, disk.devid);
+        while (true) {
+            auto st = xs.try_read(be + "/state");
+            // The backend writes hotplug-error before it closes the device.
+            if (auto e = xs.try_read(be + "/hotplug-error"))
+                return std::unexpected(fmt::format("disk {}: {}", disk.vdev, *e));
+            if (st == "6") return std::unexpected(fmt::format("disk {}: the block backend closed it", disk.vdev));
+            if (st && st != "1" && !st->empty()) break;
+            if (steady_clock::now() > deadline)
+                return std::unexpected(fmt::format("disk {}: no block backend took it within 20 s "
+                                                   "(is kxen-backend running?)", disk.vdev));
+            std::this_thread::sleep_for(milliseconds(5));
+        }
+    }
+    return {};
+}
+
+} // namespace
+
 std::expected<void, std::string> announce_domain(xs::Handle& xs, std::uint16_t domid,
                                                  toolstack::DomainConfig const& cfg, StoreChannels const& ch) {
     auto r = xs::in_transaction(xs, [&](xs::Transaction t) { return write_tree(xs, t, domid, cfg, ch); });
     if (!r) return std::unexpected(r.error().message);
     if (auto i = xs.introduce(domid, ch.store_gfn, ch.store_port); !i) return std::unexpected(i.error().message);
-    return {};
+    return wait_for_backends(xs, domid, cfg.disks);
 }
 
 void forget_domain(xs::Handle& xs, std::uint16_t domid) {
