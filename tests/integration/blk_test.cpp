@@ -91,9 +91,11 @@ TEST(Blk, HostileFrontendGetsErrorsAndOthersAreServed) {
     KXEN_REQUIRE_ACCEL();
     Host h;
     ASSERT_TRUE(h.started());
-    auto good = image(h, "good", 16 * MiB);
+    auto good = image(h, "good", 64 * MiB);
     auto bad = image(h, "bad", 4 * MiB, 0xa5);
-    ASSERT_EQ(h.create("good", "test=blk size=8 qd=4 pattern=random seed=11", {"memory=32", disk(good)}).status, 0);
+    // The hostile guest starts once the good one is moving data, and is done long before it.
+    ASSERT_EQ(h.create("good", "test=blk size=48 qd=4 pattern=random seed=11", {"memory=32", disk(good)}).status, 0);
+    ASSERT_TRUE(h.wait_console("good", "KXEN-TEST blk RUNNING", 60s)) << h.console_log("good") << h.kxend_log();
     ASSERT_EQ(h.create("bad", "test=blk-hostile", {disk(bad)}).status, 0);
     EXPECT_TRUE(h.wait_console("bad", "KXEN-TEST blk-hostile PASS", 120s)) << h.console_log("bad") << h.kxend_log();
     EXPECT_TRUE(h.wait_console("good", "KXEN-TEST blk PASS", 120s)) << h.console_log("good") << h.kxend_log();
@@ -102,8 +104,9 @@ TEST(Blk, HostileFrontendGetsErrorsAndOthersAreServed) {
     EXPECT_NE(h.kxend_log().find("ran past the ring; closing the device"), std::string::npos) << h.kxend_log();
 
     auto g = read_all(good);
-    EXPECT_EQ(first_bad_sector(g, 8 * MiB / 512, 11), 8 * MiB / 512);
-    EXPECT_EQ(first_not(g, 8 * MiB, g.size(), 0), g.size());
+    EXPECT_EQ(first_bad_sector(g, 48 * MiB / 512, 11), 48 * MiB / 512);
+    EXPECT_EQ(first_not(g, 48 * MiB, g.size(), 0), g.size());
+    std::cout << h.console_log("good") << h.console_log("bad");
     // blk-hostile's one legitimate write is page 0 = 0x5a; everything else stays as filled.
     auto b = read_all(bad);
     ASSERT_EQ(b.size(), 4 * MiB);
