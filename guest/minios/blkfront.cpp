@@ -115,6 +115,7 @@ long connect(Device& d, uint32_t devid, uint64_t ring_gfn, uint64_t timeout_ns) 
     d.info = read_u64(d.backend, "info", &v) < 0 ? 0 : uint32_t(v);
     d.max_indirect = read_u64(d.backend, "feature-max-indirect-segments", &v) < 0 ? 0 : uint32_t(v);
     d.flush = read_u64(d.backend, "feature-flush-cache", &v) == 0 && v;
+    d.discard = read_u64(d.backend, "feature-discard", &v) == 0 && v;
 
     d.sring = reinterpret_cast<blkif_sring*>(ring_gfn << 12);
     memset(d.sring, 0, 4096);

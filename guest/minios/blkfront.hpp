@@ -27,6 +27,7 @@ struct Device {
     uint32_t info = 0;              // VDISK_* bits
     uint32_t max_indirect = 0;      // feature-max-indirect-segments (0: none)
     bool flush = false;             // feature-flush-cache
+    bool discard = false;           // feature-discard
 
     blkif_sring* sring = nullptr;   // our page, identity-mapped
     grant_ref_t ring_ref = 0;

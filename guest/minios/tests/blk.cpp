@@ -76,9 +76,10 @@ void check(uint64_t const* p, uint64_t sector, uint32_t n, uint64_t seed) {
 void connect(blkfront::Device& d, Pages& pages, uint64_t timeout) {
     long rc = blkfront::connect(d, 0, pages.take(1), timeout);
     if (rc < 0) fail("connect: %ld: %s", rc, blkfront::last_error());
-    console::println("%s: %s -> %s (domain %u): %lu sectors, info %u, indirect %u, flush %d, port %u, ring-ref %u",
-                     current(), d.frontend, d.backend, d.backend_id, d.sectors, d.info, d.max_indirect, d.flush, d.port,
-                     d.ring_ref);
+    console::println("%s: %s -> %s (domain %u): %lu sectors, info %u, indirect %u, flush %d, discard %d, port %u, "
+                     "ring-ref %u",
+                     current(), d.frontend, d.backend, d.backend_id, d.sectors, d.info, d.max_indirect, d.flush,
+                     d.discard, d.port, d.ring_ref);
 }
 
 struct Slot {
@@ -384,7 +385,22 @@ void blk_hostile() {
 
     h.expect("unknown op 0x77", rw(0x77, 0, 1, ref), BLKIF_RSP_EOPNOTSUPP);
     h.expect("write barrier (not offered)", rw(BLKIF_OP_WRITE_BARRIER, 0, 0, ref), BLKIF_RSP_EOPNOTSUPP);
+    {
+        blkif_request r{};
+        auto* dr = reinterpret_cast<blkif_request_discard*>(&r);
+        dr->operation = BLKIF_OP_DISCARD;
+        dr->sector_number = end - 8;
+        dr->nr_sectors = 16;
+        h.expect(d.discard ? "discard past the end" : "discard (not offered)", r,
+                 d.discard ? BLKIF_RSP_ERROR : BLKIF_RSP_EOPNOTSUPP);
+        dr->sector_number = 8;
+        dr->nr_sectors = ~0ull;  // sector + nr_sectors wraps to 7
+        h.expect(d.discard ? "discard of 2^64-1 sectors" : "discard (not offered)", r,
+                 d.discard ? BLKIF_RSP_ERROR : BLKIF_RSP_EOPNOTSUPP);
+    }
     if (ro) {
+        h.expect("flush with a segment on a read-only disk",
+                 rw(BLKIF_OP_FLUSH_DISKCACHE, 0, 1, grant_ref_t(ro_ref)), BLKIF_RSP_ERROR);
         memset(bytes, 0x77, kPage);
         h.expect("write to a read-only disk", rw(BLKIF_OP_WRITE, 0, 1, grant_ref_t(ro_ref)), BLKIF_RSP_ERROR);
         segs[0] = {grant_ref_t(ro_ref), 0, 7};
