@@ -1,5 +1,7 @@
 #include "blkfront.hpp"
 
+#include <stdarg.h>
+
 #include "evtchn.hpp"
 #include "fmt.hpp"
 #include "gnttab.hpp"
@@ -19,8 +21,11 @@ constexpr unsigned kSegsPerIndirectPage = 4096 / sizeof(blkif_request_segment);
 
 constinit char error[96] = "";
 
-long failed(long rc, const char* f, const char* arg) {
-    fmt::format(error, sizeof error, f, arg);
+__attribute__((format(printf, 2, 3))) long failed(long rc, const char* f, ...) {
+    va_list ap;
+    va_start(ap, f);
+    fmt::vformat(error, sizeof error, f, ap);
+    va_end(ap);
     return rc;
 }
 
@@ -46,8 +51,8 @@ long wait_state(Device const& d, long want, uint64_t deadline) {
     for (;;) {
         long st = state_of(d.backend);
         if (st == want) return 0;
-        if (st >= XenbusStateClosing) return failed(-XEN_EIO, "backend went to state %s", st == 5 ? "5" : "6");
-        if (time::now_ns() > deadline) return failed(-XEN_ETIMEDOUT, "backend state never reached %s", want == 2 ? "2" : "4");
+        if (st >= XenbusStateClosing) return failed(-XEN_EIO, "backend went to state %ld", st);
+        if (time::now_ns() > deadline) return failed(-XEN_ETIMEDOUT, "backend state %ld, never %ld", st, want);
         evtchn::wait(xenbus::port(), time::now_ns() + 2'000'000);
         xenbus::pump();
     }
@@ -94,7 +99,7 @@ long connect(Device& d, uint32_t devid, uint64_t ring_gfn, uint64_t timeout_ns) 
     if (!devid) {
         char list[256];
         long rc = xenbus::directory(0, "device/vbd", list, sizeof list);
-        if (rc <= 0) return failed(rc < 0 ? rc : -XEN_ENODEV, "no device/vbd: %s", xenbus::last_error());
+        if (rc <= 0) return failed(rc < 0 ? rc : -XEN_ENODEV, "no device/vbd (%ld)", rc);
         uint64_t v;
         if (!lib::parse_u64(list, &v)) return failed(-XEN_EINVAL, "device/vbd/%s is no devid", list);
         devid = uint32_t(v);
@@ -109,9 +114,9 @@ long connect(Device& d, uint32_t devid, uint64_t ring_gfn, uint64_t timeout_ns) 
     d.backend_id = domid_t(v);
 
     if (long rc = wait_state(d, XenbusStateInitWait, deadline); rc < 0) return rc;
-    if (read_u64(d.backend, "sectors", &d.sectors) < 0) return failed(-XEN_EINVAL, "%s", "backend has no sectors");
+    if (read_u64(d.backend, "sectors", &d.sectors) < 0) return failed(-XEN_EINVAL, "%s/sectors unreadable", d.backend);
     d.sector_size = read_u64(d.backend, "sector-size", &v) < 0 ? 512 : uint32_t(v);
-    if (d.sector_size != 512) return failed(-XEN_EINVAL, "%s", "sector-size is not 512");
+    if (d.sector_size != 512) return failed(-XEN_EINVAL, "sector-size %u, not 512", d.sector_size);
     d.info = read_u64(d.backend, "info", &v) < 0 ? 0 : uint32_t(v);
     d.max_indirect = read_u64(d.backend, "feature-max-indirect-segments", &v) < 0 ? 0 : uint32_t(v);
     d.flush = read_u64(d.backend, "feature-flush-cache", &v) == 0 && v;
@@ -123,10 +128,10 @@ long connect(Device& d, uint32_t devid, uint64_t ring_gfn, uint64_t timeout_ns) 
     d.sring->rsp_event = 1;
     d.req_prod_pvt = d.rsp_cons = 0;
     long ref = gnttab::grant_access(d.backend_id, ring_gfn, false);
-    if (ref < 0) return failed(ref, "%s", "granting the ring page");
+    if (ref < 0) return failed(ref, "granting the ring page: %ld", ref);
     d.ring_ref = grant_ref_t(ref);
     long port = evtchn::alloc_unbound(d.backend_id);
-    if (port < 0) return failed(port, "%s", "alloc_unbound");
+    if (port < 0) return failed(port, "alloc_unbound(%u): %ld", d.backend_id, port);
     d.port = evtchn_port_t(port);
     if (long rc = publish(d); rc < 0) return rc;
     return wait_state(d, XenbusStateConnected, deadline);
