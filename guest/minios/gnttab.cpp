@@ -22,6 +22,9 @@ constinit unsigned frames = 0;
 constinit unsigned max_nr = 0;
 constinit uint32_t entries = 0;
 constinit bool used[kMaxEntries]{};
+// Where the search for a free entry starts: after the one taken last, so that a frontend
+// holding thousands of grants does not rescan them all for each new one.
+constinit grant_ref_t next_free = GNTTAB_NR_RESERVED_ENTRIES;
 constinit const char* error = "";
 
 uint64_t gfn_of(const void* p) { return uint64_t(p) >> 12; }
@@ -120,6 +123,7 @@ long resume() {
     if (!ver) return 0;
     unsigned version = ver, nr = frames;
     ver = 0;
+    next_free = GNTTAB_NR_RESERVED_ENTRIES;
     for (grant_ref_t ref = GNTTAB_NR_RESERVED_ENTRIES; ref < entries; ++ref) {
         if (!used[ref]) continue;
         used[ref] = false;
@@ -139,10 +143,14 @@ uint64_t frame_gfn(unsigned i) { return i < kMaxFrames ? gfn_of(shared_pages[i])
 
 long grant_access(domid_t dom, uint64_t gfn, bool readonly) {
     if (!ver) return -XEN_EINVAL;
-    grant_ref_t ref = GNTTAB_NR_RESERVED_ENTRIES;
-    while (ref < entries && used[ref]) ++ref;
-    if (ref >= entries) return -XEN_ENOSPC;
+    if (next_free < GNTTAB_NR_RESERVED_ENTRIES || next_free >= entries) next_free = GNTTAB_NR_RESERVED_ENTRIES;
+    grant_ref_t ref = next_free;
+    for (uint32_t n = entries - GNTTAB_NR_RESERVED_ENTRIES; used[ref]; ) {
+        if (--n == 0) return -XEN_ENOSPC;
+        if (++ref >= entries) ref = GNTTAB_NR_RESERVED_ENTRIES;
+    }
     used[ref] = true;
+    next_free = grant_ref_t(ref + 1);
     uint16_t fl = uint16_t(GTF_permit_access | (readonly ? GTF_readonly : 0));
     if (ver == 1) {
         volatile grant_entry_v1_t& e = v1()[ref];

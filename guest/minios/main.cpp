@@ -25,6 +25,7 @@ constexpr tests::Test kTests[] = {
     {"evtchn-echo", tests::evtchn_echo}, {"grant-pages", tests::grant_pages},
     {"dirty", tests::dirty},   {"cpu-loop", tests::cpu_loop},
     {"xs-loop", tests::xs_loop}, {"console-lines", tests::console_lines},
+    {"blk", tests::blk},       {"blk-hostile", tests::blk_hostile},
 };
 
 constinit const char* test_name = "?";
@@ -111,5 +112,5 @@ extern "C" [[noreturn]] void minios_main() {
     }
     tests::fail("unknown test (try test=hello|spin|idle|hcall-fuzz|insn|vmcall|crash|reboot|fault|evtchn-loop|"
                 "evtchn-hostile|gnttab-hostile|pingpong|xenbus|console-echo|xs-hostile|dirty|cpu-loop|xs-loop|"
-                "console-lines)");
+                "console-lines|blk|blk-hostile)");
 }

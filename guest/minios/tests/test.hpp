@@ -48,5 +48,7 @@ void dirty();
 void cpu_loop();
 void xs_loop();
 void console_lines();
+void blk();
+void blk_hostile();
 
 }  // namespace minios::tests

@@ -29,14 +29,14 @@ bool verbose() {
     return cmdline::get_u64("verbose", 0, &v) && v;
 }
 
-void setup_gnttab() {
+void setup_gnttab(unsigned dflt_frames) {
     const char* v = cmdline::get("gnttab");
     unsigned version = 1;
     if (!v || lib::str_eq(v, "v1") || lib::str_eq(v, "1")) version = 1;
     else if (lib::str_eq(v, "v2") || lib::str_eq(v, "2")) version = 2;
     else fail("bad gnttab=%s (v1|v2)", v);
     uint64_t frames;
-    if (!cmdline::get_u64("gnttab_frames", 1, &frames) || !frames || frames > gnttab::kMaxFrames)
+    if (!cmdline::get_u64("gnttab_frames", dflt_frames, &frames) || !frames || frames > gnttab::kMaxFrames)
         fail("bad gnttab_frames (1..%u)", gnttab::kMaxFrames);
     long rc = gnttab::init(version, unsigned(frames));
     if (rc < 0) fail("grant table v%u setup: %s: %ld", version, gnttab::last_error(), rc);

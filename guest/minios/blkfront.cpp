@@ -1,0 +1,256 @@
+#include "blkfront.hpp"
+
+#include <stdarg.h>
+
+#include "evtchn.hpp"
+#include "fmt.hpp"
+#include "gnttab.hpp"
+#include "lib.hpp"
+#include "time.hpp"
+#include "x86.hpp"
+#include "xenbus.hpp"
+
+namespace minios::blkfront {
+namespace {
+
+static_assert(sizeof(blkif_request) == 112 && sizeof(union blkif_sring_entry) == 112);
+static_assert(__builtin_offsetof(blkif_sring, ring) == 64);
+constexpr uint32_t kRingSize = __CONST_RING_SIZE(blkif, 4096);
+static_assert(kRingSize == 32);
+constexpr unsigned kSegsPerIndirectPage = 4096 / sizeof(blkif_request_segment);
+
+constinit char error[96] = "";
+
+__attribute__((format(printf, 2, 3))) long failed(long rc, const char* f, ...) {
+    va_list ap;
+    va_start(ap, f);
+    fmt::vformat(error, sizeof error, f, ap);
+    va_end(ap);
+    return rc;
+}
+
+uint32_t load(volatile uint32_t const* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+void store(volatile uint32_t* p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+
+long read_u64(const char* dir, const char* key, uint64_t* out) {
+    char path[192], buf[32];
+    fmt::format(path, sizeof path, "%s/%s", dir, key);
+    long rc = xenbus::read(0, path, buf, sizeof buf);
+    if (rc < 0) return rc;
+    return lib::parse_u64(buf, out) ? 0 : -XEN_EINVAL;
+}
+
+long state_of(const char* dir) {
+    uint64_t v;
+    long rc = read_u64(dir, "state", &v);
+    return rc < 0 ? rc : long(v);
+}
+
+// Polls the backend's state node; the store port's events (or a 2 ms tick) pace the polls.
+long wait_state(Device const& d, long want, uint64_t deadline) {
+    for (;;) {
+        long st = state_of(d.backend);
+        if (st == want) return 0;
+        if (st >= XenbusStateClosing) return failed(-XEN_EIO, "backend went to state %ld", st);
+        if (time::now_ns() > deadline) return failed(-XEN_ETIMEDOUT, "backend state %ld, never %ld", st, want);
+        evtchn::wait(xenbus::port(), time::now_ns() + 2'000'000);
+        xenbus::pump();
+    }
+}
+
+long publish(Device& d) {
+    char ref[16], port[16], path[128];
+    fmt::format(ref, sizeof ref, "%u", d.ring_ref);
+    fmt::format(port, sizeof port, "%u", d.port);
+    for (unsigned attempt = 0; attempt < 16; ++attempt) {
+        uint32_t tx;
+        long rc = xenbus::transaction_start(&tx);
+        if (rc < 0) return failed(rc, "transaction_start: %s", xenbus::last_error());
+        struct {
+            const char* key;
+            const char* value;
+        } const nodes[] = {{"ring-ref", ref}, {"event-channel", port}, {"protocol", XEN_IO_PROTO_ABI_X86_64}, {"state", "3"}};
+        for (auto const& n : nodes) {
+            fmt::format(path, sizeof path, "%s/%s", d.frontend, n.key);
+            if ((rc = xenbus::write(tx, path, n.value)) < 0) break;
+        }
+        if (rc < 0) {
+            xenbus::transaction_end(tx, false);
+            return failed(rc, "writing the frontend nodes: %s", xenbus::last_error());
+        }
+        rc = xenbus::transaction_end(tx, true);
+        if (rc == -XEN_EAGAIN) continue;
+        if (rc < 0) return failed(rc, "transaction_end: %s", xenbus::last_error());
+        return 0;
+    }
+    return failed(-XEN_EAGAIN, "%s: the transaction kept conflicting", d.frontend);
+}
+
+}  // namespace
+
+const char* last_error() { return error; }
+
+long backend_state(Device const& d) { return state_of(d.backend); }
+
+long connect(Device& d, uint32_t devid, uint64_t ring_gfn, uint64_t timeout_ns) {
+    uint64_t const deadline = time::now_ns() + timeout_ns;
+    if (!xenbus::ready())
+        if (long rc = xenbus::init(); rc < 0) return failed(rc, "xenbus: %s", xenbus::last_error());
+    if (!devid) {
+        char list[256];
+        long rc = xenbus::directory(0, "device/vbd", list, sizeof list);
+        if (rc <= 0) return failed(rc < 0 ? rc : -XEN_ENODEV, "no device/vbd (%ld)", rc);
+        uint64_t v;
+        if (!lib::parse_u64(list, &v)) return failed(-XEN_EINVAL, "device/vbd/%s is no devid", list);
+        devid = uint32_t(v);
+    }
+    fmt::format(d.frontend, sizeof d.frontend, "device/vbd/%u", devid);
+    char path[128];
+    fmt::format(path, sizeof path, "%s/backend", d.frontend);
+    if (long rc = xenbus::read(0, path, d.backend, sizeof d.backend); rc < 0)
+        return failed(rc, "%s/backend unreadable", d.frontend);
+    uint64_t v = 0;
+    if (read_u64(d.frontend, "backend-id", &v) < 0) v = 0;
+    d.backend_id = domid_t(v);
+
+    if (long rc = wait_state(d, XenbusStateInitWait, deadline); rc < 0) return rc;
+    if (read_u64(d.backend, "sectors", &d.sectors) < 0) return failed(-XEN_EINVAL, "%s/sectors unreadable", d.backend);
+    d.sector_size = read_u64(d.backend, "sector-size", &v) < 0 ? 512 : uint32_t(v);
+    if (d.sector_size != 512) return failed(-XEN_EINVAL, "sector-size %u, not 512", d.sector_size);
+    d.info = read_u64(d.backend, "info", &v) < 0 ? 0 : uint32_t(v);
+    d.max_indirect = read_u64(d.backend, "feature-max-indirect-segments", &v) < 0 ? 0 : uint32_t(v);
+    d.flush = read_u64(d.backend, "feature-flush-cache", &v) == 0 && v;
+    d.discard = read_u64(d.backend, "feature-discard", &v) == 0 && v;
+
+    d.sring = reinterpret_cast<blkif_sring*>(ring_gfn << 12);
+    memset(d.sring, 0, 4096);
+    d.sring->req_event = 1;
+    d.sring->rsp_event = 1;
+    d.req_prod_pvt = d.rsp_cons = 0;
+    long ref = gnttab::grant_access(d.backend_id, ring_gfn, false);
+    if (ref < 0) return failed(ref, "granting the ring page: %ld", ref);
+    d.ring_ref = grant_ref_t(ref);
+    long port = evtchn::alloc_unbound(d.backend_id);
+    if (port < 0) return failed(port, "alloc_unbound(%u): %ld", d.backend_id, port);
+    d.port = evtchn_port_t(port);
+    if (long rc = publish(d); rc < 0) return rc;
+    return wait_state(d, XenbusStateConnected, deadline);
+}
+
+uint32_t free_slots(Device const& d) { return kRingSize - (d.req_prod_pvt - d.rsp_cons); }
+
+blkif_request* next_request(Device& d) {
+    auto* req = &d.sring->ring[d.req_prod_pvt++ % kRingSize].req;
+    memset(req, 0, sizeof *req);
+    return req;
+}
+
+void push(Device& d) {
+    uint32_t const old = load(&d.sring->req_prod);
+    uint32_t const now = d.req_prod_pvt;
+    store(&d.sring->req_prod, now);
+    x86::mb();  // the backend sees the new index before we read its req_event
+    uint32_t const event = load(&d.sring->req_event);
+    if (uint32_t(now - event) < uint32_t(now - old)) evtchn::send(d.port);
+}
+
+void push_raw(Device& d, uint32_t req_prod) {
+    store(&d.sring->req_prod, req_prod);
+    x86::mb();
+    evtchn::send(d.port);
+}
+
+bool take_response(Device& d, blkif_response* out) {
+    for (;;) {
+        if (d.rsp_cons != load(&d.sring->rsp_prod)) {
+            memcpy(out, &d.sring->ring[d.rsp_cons++ % kRingSize].rsp, sizeof *out);
+            return true;
+        }
+        // RING_FINAL_CHECK_FOR_RESPONSES: ask for an event at the next response, then look once more.
+        store(&d.sring->rsp_event, d.rsp_cons + 1);
+        x86::mb();
+        if (d.rsp_cons == load(&d.sring->rsp_prod)) return false;
+    }
+}
+
+bool wait(Device& d, uint64_t deadline_ns) {
+    if (d.rsp_cons != load(&d.sring->rsp_prod)) return true;
+    return evtchn::wait(d.port, deadline_ns);
+}
+
+long submit(Device& d, Io& io) {
+    if (!free_slots(d)) return -XEN_EBUSY;
+    uint32_t const pages = (io.nr_sectors + 7) / 8;
+    bool const indirect = pages > BLKIF_MAX_SEGMENTS_PER_REQUEST;
+    if (!pages || pages > kMaxPages || (indirect && (pages > d.max_indirect || !io.indirect_gfns))) return -XEN_EINVAL;
+    io.nr_refs = io.nr_indirect_refs = 0;
+    auto release = [&io](long rc) {
+        complete(io);
+        return rc;
+    };
+    blkif_request_segment* list = nullptr;
+    blkif_request_segment direct[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+    if (indirect) {
+        uint32_t const lists = (pages + kSegsPerIndirectPage - 1) / kSegsPerIndirectPage;
+        for (uint32_t i = 0; i < lists; ++i) {
+            long ref = gnttab::grant_access(d.backend_id, io.indirect_gfns[i], true);
+            if (ref < 0) return release(ref);
+            io.indirect_refs[io.nr_indirect_refs++] = grant_ref_t(ref);
+        }
+    } else {
+        list = direct;
+    }
+    uint32_t left = io.nr_sectors;
+    for (uint32_t i = 0; i < pages; ++i) {
+        // The backend only reads a write's pages.
+        long ref = gnttab::grant_access(d.backend_id, io.gfns[i], io.write);
+        if (ref < 0) return release(ref);
+        io.refs[io.nr_refs++] = grant_ref_t(ref);
+        uint8_t const n = uint8_t(left < 8 ? left : 8);
+        left -= n;
+        blkif_request_segment seg{grant_ref_t(ref), 0, uint8_t(n - 1)};
+        if (list) list[i] = seg;
+        else reinterpret_cast<blkif_request_segment*>(io.indirect_gfns[i / kSegsPerIndirectPage] << 12)[i % kSegsPerIndirectPage] = seg;
+    }
+    if (!indirect) {
+        auto* req = next_request(d);
+        req->operation = io.write ? BLKIF_OP_WRITE : BLKIF_OP_READ;
+        req->nr_segments = uint8_t(pages);
+        req->handle = 0;
+        req->id = io.id;
+        req->sector_number = io.sector;
+        memcpy(req->seg, direct, pages * sizeof direct[0]);
+    } else {
+        auto* req = reinterpret_cast<blkif_request_indirect*>(next_request(d));
+        req->operation = BLKIF_OP_INDIRECT;
+        req->indirect_op = io.write ? BLKIF_OP_WRITE : BLKIF_OP_READ;
+        req->nr_segments = uint16_t(pages);
+        req->id = io.id;
+        req->sector_number = io.sector;
+        req->handle = 0;
+        for (uint32_t i = 0; i < io.nr_indirect_refs; ++i) req->indirect_grefs[i] = io.indirect_refs[i];
+    }
+    return 0;
+}
+
+long submit_flush(Device& d, uint64_t id) {
+    if (!free_slots(d)) return -XEN_EBUSY;
+    auto* req = next_request(d);
+    req->operation = BLKIF_OP_FLUSH_DISKCACHE;
+    req->nr_segments = 0;
+    req->id = id;
+    req->sector_number = 0;
+    return 0;
+}
+
+long complete(Io& io) {
+    long rc = 0;
+    for (uint32_t i = 0; i < io.nr_refs; ++i)
+        if (gnttab::end_access(io.refs[i]) != 1) rc = -XEN_EBUSY;
+    for (uint32_t i = 0; i < io.nr_indirect_refs; ++i)
+        if (gnttab::end_access(io.indirect_refs[i]) != 1) rc = -XEN_EBUSY;
+    io.nr_refs = io.nr_indirect_refs = 0;
+    return rc;
+}
+
+}  // namespace minios::blkfront

@@ -1,0 +1,138 @@
+// minios's blkfront (guest/minios/blkfront.cpp) against kxen-backend's vbd backend: data a
+// guest writes lands in the image where it said, nothing else changes, and a frontend that
+// sends garbage gets errors without disturbing other guests' disks.
+#include <gtest/gtest.h>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+#include "host.hpp"
+
+using namespace kxen::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// guest/minios/tests/blk.cpp's pattern_word: 8-byte word w of sector s.
+std::uint64_t pattern_word(std::uint64_t s, std::uint64_t w, std::uint64_t seed) {
+    return (s * 0x9E3779B97F4A7C15ull) ^ w ^ seed;
+}
+
+std::filesystem::path image(Host const& h, std::string const& name, std::uintmax_t bytes, int fill = -1) {
+    auto p = h.dir() / (name + ".img");
+    if (fill < 0) {
+        std::ofstream{p};
+        std::filesystem::resize_file(p, bytes);
+    } else {
+        std::ofstream f(p, std::ios::binary);
+        std::vector<char> chunk(1 << 20, static_cast<char>(fill));
+        for (std::uintmax_t done = 0; done < bytes; done += chunk.size())
+            f.write(chunk.data(), static_cast<std::streamsize>(std::min<std::uintmax_t>(chunk.size(), bytes - done)));
+    }
+    return p;
+}
+
+std::vector<unsigned char> read_all(std::filesystem::path const& p) {
+    std::ifstream f(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(f), {}};
+}
+
+std::string disk(std::filesystem::path const& img, std::string const& vdev = "xvda", std::string const& mode = "rw") {
+    return "disk=['" + img.string() + ",raw," + vdev + "," + mode + "']";
+}
+
+// The first sector whose content is not the pattern, or `sectors` if all are.
+std::uint64_t first_bad_sector(std::vector<unsigned char> const& d, std::uint64_t sectors, std::uint64_t seed) {
+    for (std::uint64_t s = 0; s < sectors; ++s)
+        for (std::uint64_t w = 0; w < 64; ++w) {
+            std::uint64_t v;
+            std::memcpy(&v, d.data() + s * 512 + w * 8, 8);
+            if (v != pattern_word(s, w, seed)) return s;
+        }
+    return sectors;
+}
+
+// The offset of the first byte in [from, to) that is not `b`, or `to`.
+std::size_t first_not(std::vector<unsigned char> const& d, std::size_t from, std::size_t to, unsigned char b) {
+    for (std::size_t i = from; i < to; ++i)
+        if (d[i] != b) return i;
+    return to;
+}
+
+constexpr std::uint64_t MiB = 1 << 20;
+
+} // namespace
+
+TEST(Blk, MiniosWritesFlushesAndVerifies) {
+    KXEN_REQUIRE_ACCEL();
+    Host h;
+    ASSERT_TRUE(h.started());
+    auto img = image(h, "blk", 80 * MiB);
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = h.create("blk", "test=blk size=64 seed=3", {"memory=32", disk(img)});
+    ASSERT_EQ(r.status, 0) << r.out;
+    ASSERT_TRUE(h.wait_console("blk", "KXEN-TEST blk PASS", 180s)) << h.console_log("blk") << h.kxend_log();
+    ASSERT_TRUE(h.wait_gone("blk", 30s)) << h.console_log("blk");
+    std::cout << "64 MiB written and read back in "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()
+              << " ms\n" << h.console_log("blk");
+    auto d = read_all(img);
+    ASSERT_EQ(d.size(), 80 * MiB);
+    EXPECT_EQ(first_bad_sector(d, 64 * MiB / 512, 3), 64 * MiB / 512);
+    EXPECT_EQ(first_not(d, 64 * MiB, d.size(), 0), d.size()) << "written past the range the guest wrote";
+    EXPECT_NE(h.kxend_log().find("connected (x86_64 ABI)"), std::string::npos) << h.kxend_log();
+}
+
+TEST(Blk, HostileFrontendGetsErrorsAndOthersAreServed) {
+    KXEN_REQUIRE_ACCEL();
+    Host h;
+    ASSERT_TRUE(h.started());
+    auto good = image(h, "good", 64 * MiB);
+    auto bad = image(h, "bad", 4 * MiB, 0xa5);
+    // The hostile guest starts once the good one is moving data, and is done long before it.
+    ASSERT_EQ(h.create("good", "test=blk size=48 qd=4 pattern=random seed=11", {"memory=32", disk(good)}).status, 0);
+    ASSERT_TRUE(h.wait_console("good", "KXEN-TEST blk RUNNING", 60s)) << h.console_log("good") << h.kxend_log();
+    ASSERT_EQ(h.create("bad", "test=blk-hostile", {disk(bad)}).status, 0);
+    EXPECT_TRUE(h.wait_console("bad", "KXEN-TEST blk-hostile PASS", 120s)) << h.console_log("bad") << h.kxend_log();
+    EXPECT_TRUE(h.wait_console("good", "KXEN-TEST blk PASS", 120s)) << h.console_log("good") << h.kxend_log();
+    EXPECT_TRUE(h.wait_gone("bad", 30s));
+    EXPECT_TRUE(h.wait_gone("good", 30s));
+    EXPECT_NE(h.kxend_log().find("ran past the ring; closing the device"), std::string::npos) << h.kxend_log();
+
+    auto g = read_all(good);
+    EXPECT_EQ(first_bad_sector(g, 48 * MiB / 512, 11), 48 * MiB / 512);
+    EXPECT_EQ(first_not(g, 48 * MiB, g.size(), 0), g.size());
+    std::cout << h.console_log("good") << h.console_log("bad");
+    // blk-hostile's one legitimate write is page 0 = 0x5a; everything else stays as filled.
+    auto b = read_all(bad);
+    ASSERT_EQ(b.size(), 4 * MiB);
+    EXPECT_EQ(first_not(b, 0, 4096, 0x5a), 4096u);
+    EXPECT_EQ(first_not(b, 4096, b.size(), 0xa5), b.size());
+
+    // The backend is still serving: a third guest's disk works.
+    ASSERT_TRUE(h.kxend_alive());
+    auto third = image(h, "third", 4 * MiB);
+    ASSERT_EQ(h.create("third", "test=blk size=1 seed=5", {disk(third, "xvdb")}).status, 0);
+    EXPECT_TRUE(h.wait_console("third", "KXEN-TEST blk PASS", 60s)) << h.console_log("third") << h.kxend_log();
+    EXPECT_TRUE(h.wait_gone("third", 30s));
+    auto t = read_all(third);
+    EXPECT_EQ(first_bad_sector(t, 2048, 5), 2048u);
+}
+
+TEST(Blk, ReadOnlyDiskRefusesWrites) {
+    KXEN_REQUIRE_ACCEL();
+    Host h;
+    ASSERT_TRUE(h.started());
+    auto img = image(h, "ro", 1 * MiB, 0x3c);
+    ASSERT_EQ(h.create("ro", "test=blk-hostile ro=1", {disk(img, "xvdb", "ro")}).status, 0);
+    EXPECT_TRUE(h.wait_console("ro", "KXEN-TEST blk-hostile PASS", 120s)) << h.console_log("ro") << h.kxend_log();
+    EXPECT_TRUE(h.wait_gone("ro", 30s));
+    EXPECT_NE(h.kxend_log().find("read-only"), std::string::npos) << h.kxend_log();
+    auto d = read_all(img);
+    ASSERT_EQ(d.size(), 1 * MiB);
+    EXPECT_EQ(first_not(d, 0, d.size(), 0x3c), d.size());
+}
