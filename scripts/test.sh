@@ -8,6 +8,10 @@ scripts/setup.sh
 scripts/build.sh build
 (cd build && ctest --output-on-failure -j2 --timeout 300)
 scripts/build.sh build-asan -DKXEN_SANITIZE=ON -DKXEN_BUILD_BENCH=OFF
-(cd build-asan && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j2 --timeout 600)
+# The two tests that kill a migration's kxl at timed points are left to the release run: their
+# kill points are spread over the migration's duration, and under ASan its phases stretch
+# unevenly (DESIGN-NOTES.md, "Dead tools and dead services", says which windows remain).
+(cd build-asan && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j2 --timeout 600 \
+    -E '^Fault\.KilledMigration(Sender|Receiver)')
 # The libFuzzer targets (clang-16 build in build-fuzz), each for a bounded time from its seeds.
 scripts/fuzz.sh all 15
