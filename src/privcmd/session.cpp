@@ -72,6 +72,9 @@ void settle(hv::Hv& hv, std::shared_ptr<hv::Domain> const& d, Guard g, bool coop
         d->p2m().log_dirty_disable();
         auto name = d->name();
         if (name.ends_with(migrated_away)) (void)hv.set_domain_name(*d, name.substr(0, name.size() - migrated_away.size()));
+        // A guest asked to suspend itself may not have done so yet: when it does, it is told
+        // the suspend was cancelled.
+        if (cooperative && !(d->is_shutdown() && d->shutdown_code() == SHUTDOWN_suspend)) d->abandon_suspend(true);
         resume_here(*d, cooperative);
         return;
     }
@@ -207,6 +210,7 @@ Reply Session::handle(Request const& rq, UniqueFd& passed, int& out_fd) {
         if (!d) return {err(XenErr::srch), {}};
         if (rq.a[1] > static_cast<std::uint64_t>(Guard::unpause)) return {err(XenErr::inval), {}};
         auto g = static_cast<Guard>(rq.a[1]);
+        if (g == Guard::resume) d->abandon_suspend(false);   // a new save: its suspend is wanted
         if (g == Guard::none) guards_.erase(d->id());
         else guards_[d->id()] = GuardEntry{d, g, rq.a[2] != 0};
         return rp;

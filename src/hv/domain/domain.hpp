@@ -82,6 +82,11 @@ public:
     // the vCPU that writes the hypercall page or sets HVM_PARAM_CALLBACK_IRQ.
     [[nodiscard]] bool shinfo_compat() const { return shinfo_compat_.load(); }
     void set_shinfo_compat(bool c) { shinfo_compat_.store(c); }
+    // A toolstack asked the guest to suspend itself (control/shutdown) and died before the guest
+    // did: the guest's SCHEDOP_shutdown(suspend) is then answered 1, "cancelled", and it runs
+    // on, since nobody is left to save or resume it. A new save's guard clears it.
+    void abandon_suspend(bool on) { abandoned_suspend_.store(on); }
+    [[nodiscard]] bool take_abandoned_suspend() { return abandoned_suspend_.exchange(false); }
 
     // Lifecycle, as Xen's domain.c: pause counts nest; shutdown records why; crash = shutdown(crash).
     void pause();
@@ -139,6 +144,7 @@ private:
     std::atomic<shared_info*> shared_info_{nullptr};
     std::uint64_t shared_info_gfn_ = ~0ull;
     std::atomic<bool> shinfo_compat_{false};
+    std::atomic<bool> abandoned_suspend_{false};
 
     std::atomic<int> pause_count_{0};
     std::atomic<bool> is_shutdown_{false};

@@ -22,11 +22,12 @@ void block(Vcpu& v) {
     if (upcall_pending(v)) v.blocked = false;
 }
 
-XenResult<void> shutdown(Caller& c, sched_shutdown_t& op) {
+XenResult<long> shutdown(Caller& c, sched_shutdown_t& op) {
     if (!c.dom) return xen_fail(XenErr::inval);
     if (op.reason > SHUTDOWN_MAX) return xen_fail(XenErr::inval);
+    if (op.reason == SHUTDOWN_suspend && c.dom->take_abandoned_suspend()) return 1;   // cancelled
     c.dom->shutdown(op.reason);
-    return {};
+    return 0;
 }
 
 XenResult<void> shutdown_code(Caller& c, sched_shutdown_t& op) {
