@@ -14,7 +14,7 @@ class PrivcmdSession : public ::testing::Test {
 protected:
     void SetUp() override {
         auto h = hv::Hv::create(hv::HvOptions{.state_dir = ::testing::TempDir(), .pool_bytes = 1ull << 30, .nr_pcpus = 1});
-        if (!h) GTEST_SKIP() << "SKIPPED: no accelerator: " << h.error().message();
+        ASSERT_TRUE(h) << h.error().message();   // the software vCPU needs nothing from the host
         hv = std::move(*h);
     }
     privcmd::Reply hello(privcmd::Session& s, int fd, std::uint64_t size) {

@@ -11,26 +11,12 @@
 #include "common/log.hpp"
 #include "hv/domain/domain.hpp"
 #include "hv/hv.hpp"
+#include "hv/hypercall/byte_memory.hpp"
 #include "hv/hypercall/hypercall.hpp"
 
 namespace kxen::fuzz {
 
-// A caller's memory: addresses are offsets into a byte vector, as in the privcmd buffer.
-class Memory final : public hv::GuestAccess {
-public:
-    explicit Memory(std::size_t n) : bytes(n) {}
-    bool read(std::uint64_t a, void* d, std::size_t n) override {
-        if (a > bytes.size() || n > bytes.size() - a) return false;
-        if (n) std::memcpy(d, bytes.data() + a, n);
-        return true;
-    }
-    bool write(std::uint64_t a, void const* s, std::size_t n) override {
-        if (a > bytes.size() || n > bytes.size() - a) return false;
-        if (n) std::memcpy(bytes.data() + a, s, n);
-        return true;
-    }
-    std::vector<std::uint8_t> bytes;
-};
+using Memory = hv::ByteMemory;
 
 inline hv::Hv& the_hv() {
     static hv::Hv* const h = [] {

@@ -14,6 +14,7 @@
 #include <stdint.h>   // Xen's public headers use the C integer types unqualified
 #include <xen/io/blkif.h>
 #include <xen/io/xenbus.h>
+#include "backends/epoll_watch.hpp"
 #include "common/log.hpp"
 
 namespace kxen::backends::blk {
@@ -28,13 +29,6 @@ template <typename T> std::optional<T> number(std::optional<std::string> const& 
     auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), v);
     if (ec != std::errc{} || p != s->data() + s->size()) return std::nullopt;
     return v;
-}
-
-void watch_fd(int ep, int fd) {
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    ::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
 } // namespace
@@ -55,8 +49,8 @@ int VbdBackend::run() {
     // disk), then once a second as a safety net.
     itimerspec every{{0, 50'000'000}, {0, 1'000'000}};
     ::timerfd_settime(timer_.raw(), 0, &every, nullptr);
-    watch_fd(epoll_.raw(), stop_.raw());
-    watch_fd(epoll_.raw(), timer_.raw());
+    epoll_watch(epoll_.raw(), stop_.raw());
+    epoll_watch(epoll_.raw(), timer_.raw());
     while (true) {
         epoll_event evs[32];
         int n = ::epoll_wait(epoll_.raw(), evs, 32, -1);
@@ -76,7 +70,7 @@ int VbdBackend::run() {
                         store_.reset();
                         continue;
                     }
-                    watch_fd(epoll_.raw(), store_->fileno());
+                    epoll_watch(epoll_.raw(), store_->fileno());
                     itimerspec slow{{1, 0}, {1, 0}};
                     ::timerfd_settime(timer_.raw(), 0, &slow, nullptr);
                     log::info("block backend serving {}", root);
@@ -216,7 +210,7 @@ bool VbdBackend::connect(Device& d) {
     d.ring.emplace(d.ring_page->page.data(), *abi);
     d.port.emplace(std::move(*bound));
     port_fds_[d.port->fd.raw()] = {d.domid, d.devid};
-    watch_fd(epoll_.raw(), d.port->fd.raw());
+    epoll_watch(epoll_.raw(), d.port->fd.raw());
     set_state(d, XenbusStateConnected);
     log::info("d{} vbd {}: connected ({} ABI)", d.domid, d.devid, *abi == Abi::native ? "x86_64" : "x86_32");
     serve(d);   // requests queued before we bound the port

@@ -10,18 +10,10 @@
 #include <cstring>
 #include <filesystem>
 #include <xen/hvm/params.h>
+#include "backends/epoll_watch.hpp"
 #include "common/log.hpp"
 
 namespace kxen::backends {
-
-namespace {
-void watch(int ep, int fd) {
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    ::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-}
-} // namespace
 
 ConsoleBackend::ConsoleBackend(privcmd::Client c, std::string state_dir)
     : c_{std::move(c)}, dir_{std::move(state_dir)} {}
@@ -53,7 +45,7 @@ int ConsoleBackend::run() {
         log::error("console: cannot listen on {}: {}", path, std::strerror(errno));
         return 1;
     }
-    for (int fd : {stop_.raw(), timer_.raw(), listen_.raw()}) watch(epoll_.raw(), fd);
+    for (int fd : {stop_.raw(), timer_.raw(), listen_.raw()}) epoll_watch(epoll_.raw(), fd);
     log::info("console backend ready on {}", path);
     connect_store();
 
@@ -94,7 +86,7 @@ void ConsoleBackend::connect_store() {
             return;
         }
     store_.emplace(std::move(*h));
-    watch(epoll_.raw(), store_->fileno());
+    epoll_watch(epoll_.raw(), store_->fileno());
 }
 
 void ConsoleBackend::store_event() {
@@ -142,7 +134,7 @@ void ConsoleBackend::attach(std::uint16_t domid) {
     g.ring = std::make_unique<ConsoleRing>(reinterpret_cast<xencons_interface*>(g.page.map.data()));
     auto logpath = std::filesystem::path(dir_) / "console" / ("guest-" + g.name + ".log");
     g.log.reset(::open(logpath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
-    watch(epoll_.raw(), g.port.fd.raw());
+    epoll_watch(epoll_.raw(), g.port.fd.raw());
     event_fds_[g.port.fd.raw()] = domid;
     auto& ref = guests_.emplace(domid, std::move(g)).first->second;
     drain(ref);
@@ -176,7 +168,7 @@ void ConsoleBackend::accept_client() {
     if (fd < 0) return;
     client_fds_.emplace(fd, UniqueFd{fd});
     clients_[fd] = 0;
-    watch(epoll_.raw(), fd);
+    epoll_watch(epoll_.raw(), fd);
 }
 
 // A client first names its domain ("<domid>\n"), then everything it sends is keyboard input.

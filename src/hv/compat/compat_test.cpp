@@ -11,28 +11,15 @@
 #include "hv/domain/domain.hpp"
 #include "hv/evtchn/port_ops.hpp"
 #include "hv/hv.hpp"
+#include "hv/hypercall/byte_memory.hpp"
 
 using namespace kxen;
 using namespace kxen::hv;
 
 namespace {
 
-// The caller's memory: addresses are offsets into a byte vector (a 32-bit guest's, below 4 GiB).
-class Memory final : public GuestAccess {
-public:
-    explicit Memory(std::size_t n) : bytes(n) {}
-    bool read(std::uint64_t a, void* d, std::size_t n) override {
-        if (a > bytes.size() || n > bytes.size() - a) return false;
-        std::memcpy(d, bytes.data() + a, n);
-        return true;
-    }
-    bool write(std::uint64_t a, void const* s, std::size_t n) override {
-        if (a > bytes.size() || n > bytes.size() - a) return false;
-        std::memcpy(bytes.data() + a, s, n);
-        return true;
-    }
-    std::vector<std::uint8_t> bytes;
-};
+// The caller's memory, a 32-bit guest's: every address below 4 GiB.
+using Memory = ByteMemory;
 
 class Compat : public ::testing::Test {
 protected:

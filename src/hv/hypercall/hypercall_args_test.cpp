@@ -8,6 +8,7 @@
 #include <xen/version.h>
 #include <xen/hvm/hvm_op.h>
 #include "hv/hv.hpp"
+#include "hv/hypercall/byte_memory.hpp"
 #include "hv/hypercall/hypercall.hpp"
 
 using namespace kxen;
@@ -15,22 +16,7 @@ using namespace kxen::hv;
 
 namespace {
 
-// A caller's memory: addresses are offsets into a byte vector, as the privcmd buffer.
-class Memory final : public GuestAccess {
-public:
-    explicit Memory(std::size_t n) : bytes(n) {}
-    bool read(std::uint64_t a, void* d, std::size_t n) override {
-        if (a > bytes.size() || n > bytes.size() - a) return false;
-        if (n) std::memcpy(d, bytes.data() + a, n);
-        return true;
-    }
-    bool write(std::uint64_t a, void const* s, std::size_t n) override {
-        if (a > bytes.size() || n > bytes.size() - a) return false;
-        if (n) std::memcpy(bytes.data() + a, s, n);
-        return true;
-    }
-    std::vector<std::uint8_t> bytes;
-};
+using Memory = ByteMemory;
 
 class HypercallArgs : public ::testing::Test {
 protected:
