@@ -44,6 +44,12 @@ long read_round(uint32_t tx, uint64_t* value) {
             if (i != 0) return partial(kNodes[i], kNodes[0], first);
             for (int j = 1; j < 3; ++j)
                 if (xenbus::read(tx, kNodes[j], buf, sizeof(buf)) >= 0) return partial(kNodes[0], kNodes[j], buf);
+            // All three missing in tx, but a daemon restarted since transaction_start also
+            // answers ENOENT: it does not know tx. Outside any transaction the nodes say which.
+            if (long out = xenbus::read(0, kNodes[0], buf, sizeof(buf)); out != -XEN_ENOENT) {
+                if (out >= 0) console::println("xs-loop: transaction %u is unknown to the daemon", tx);
+                return out < 0 ? out : -XEN_ENOENT;
+            }
             partial_seen = 0;
             return 1;
         }
