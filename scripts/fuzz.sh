@@ -49,7 +49,11 @@ run_one() {
               -artifact_prefix="$work/$t/artifacts/")
   [ -f "tests/fuzz/$t.dict" ] && args+=(-dict="tests/fuzz/$t.dict")
   [ "$t" = fuzz_soft_cpu ] && args+=(-max_len=600)
-  "$build/bin/$t" "${args[@]}" "$corpus" >"$log" 2>&1 || rc=$?
+  # Without allocation stacks, malloc fill and a large quarantine, the targets run 1.5 to 2
+  # times faster; a crash is still caught, and its input, replayed (tests/fuzz/regressions or
+  # the target run on that file alone), gets the full report.
+  ASAN_OPTIONS=${ASAN_OPTIONS:-malloc_context_size=0:max_malloc_fill_size=0:quarantine_size_mb=16} \
+    "$build/bin/$t" "${args[@]}" "$corpus" >"$log" 2>&1 || rc=$?
   echo $rc >"$work/$t/rc"
 }
 running=0

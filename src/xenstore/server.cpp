@@ -136,10 +136,14 @@ void Server::pump(Connection& c) {
         std::size_t want = c.transport().droppable() ? socket_read_chunk
                                                     : header_size + XENSTORE_PAYLOAD_MAX;
         if (have >= want) break;   // a partial message as long as a whole one: cannot happen
-        std::size_t old = in.size();
-        in.resize(old + want);
-        auto n = c.transport().read({in.data() + old, want});
-        in.resize(old + (n ? *n : 0));
+        // resize_and_overwrite: the bytes read need no zeroing first (16 KiB per read).
+        // (GCC 12's passes the op a wrong size when it reallocates: old is taken beforehand.)
+        IoResult n{0};
+        std::size_t const old = in.size();
+        in.resize_and_overwrite(old + want, [&](char* p, std::size_t) {
+            n = c.transport().read({p + old, want});
+            return old + (n ? *n : 0);
+        });
         if (!n) {
             broken(c, n.error(), "read");
             return;

@@ -64,11 +64,14 @@ Client::Client(Server& s, Identity who) : server_{s}, pipe_{std::make_shared<Pip
 
 void Client::run() {
     // Each service() is one turn; the server comes back by itself for what a turn left over.
-    for (int i = 0; i < 8 || (i < 100000 && server_.has_pending_work()); ++i) {
-        if (i < 8)
-            if (Connection* c = server_.find(serial_); c && !c->dead) server_.service(*c);
+    // A wake-up with nothing to read and nothing to write would be a no-op turn: stop there.
+    for (int i = 0; i < 8; ++i) {
+        Connection* c = server_.find(serial_);
+        if (!c || c->dead || (i > 0 && pipe_->to_server.empty() && c->out_bytes() == 0)) break;
+        server_.service(*c);
         server_.flush();
     }
+    for (int i = 0; i < 100000 && server_.has_pending_work(); ++i) server_.flush();
     parse();
 }
 
