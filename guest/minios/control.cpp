@@ -36,12 +36,15 @@ void advertise() {
             console::println("control: writing %s: %ld (%s)", f, w, xenbus::last_error());
 }
 
+constinit uint64_t new_domains_ = 0;
+
 // Linux's do_suspend, from our side. Called with no store request in flight (the
 // acknowledging transaction has ended), so the store ring is quiet.
 void suspend_now() {
     console::println("control: suspending");
     switch (suspend::run()) {
     case suspend::Result::new_domain:
+        ++new_domains_;
         // The toolstack wrote the new domain's tree; what we wrote ourselves did not come
         // along. The watch on control/shutdown came back with xenbus::resume.
         advertise();
@@ -131,6 +134,8 @@ bool wait(evtchn_port_t port, uint64_t deadline_ns) {
         sched::block_since(seen);
     }
 }
+
+uint64_t new_domains() { return new_domains_; }
 
 void idle_forever() {
     for (;;) {

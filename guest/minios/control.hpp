@@ -27,6 +27,9 @@ bool active();
 void poll();
 // evtchn::wait(port, deadline), serving the store meanwhile.
 bool wait(evtchn_port_t port, uint64_t deadline_ns);
+// How many times we resumed in a new domain: a driver that sees it change knows its rings,
+// grants and ports went with the old domain and connects again.
+uint64_t new_domains();
 // Blocks for good, serving the store (on_done=stay).
 [[noreturn]] void idle_forever();
 

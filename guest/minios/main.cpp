@@ -25,7 +25,7 @@ constexpr tests::Test kTests[] = {
     {"evtchn-echo", tests::evtchn_echo}, {"grant-pages", tests::grant_pages},
     {"dirty", tests::dirty},   {"cpu-loop", tests::cpu_loop},
     {"xs-loop", tests::xs_loop}, {"console-lines", tests::console_lines},
-    {"blk", tests::blk},       {"blk-hostile", tests::blk_hostile},
+    {"blk", tests::blk},       {"blk-hostile", tests::blk_hostile}, {"blk-loop", tests::blk_loop},
 };
 
 constinit const char* test_name = "?";

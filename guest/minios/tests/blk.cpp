@@ -7,6 +7,15 @@
 // shuffled read pass. `qd` requests in flight (8), `segs` pages per request (256 with
 // indirect segments, 11 without; fewer if grant entries run short).
 //
+//   test=blk-loop [rounds=N] [regions=K] [kib=N]
+// rounds of one write and one flush: round r writes `kib` KiB (256) of seed r's pattern to
+// region r % K (16) and flushes; each flushed round is acknowledged, so after `rounds` (400)
+// every region holds the last round that wrote it, which the guest reads back and checks
+// (and the host checks in the image). Meant to be interrupted: a restarted backend (kill -9)
+// is waited for, and a resume in a new domain (save/restore, migration) reconnects the disk
+// and does the round again. `blk-loop: round <r> flushed` every 25 rounds and after each
+// recovery.
+//
 //   test=blk-hostile [ro=1]
 // malformed requests, each answered with an error (EOPNOTSUPP for an unknown op), with good
 // requests between them still served; then req_prod far past the ring, after which the
@@ -17,6 +26,7 @@
 #include "../cmdline.hpp"
 #include "../evtchn.hpp"
 #include "../console.hpp"
+#include "../control.hpp"
 #include "../gnttab.hpp"
 #include "../lib.hpp"
 #include "../time.hpp"
@@ -241,6 +251,123 @@ void blk() {
         run.pass(false, total, order, chunks);
         report("random read+verify", total * 512, time::now_ns() - t3);
     }
+}
+
+namespace {
+
+// blk-loop's one request at a time. A resume in a new domain ends the wait: the request went
+// with the old domain's backend, and so did its grants (gnttab::resume freed every ref).
+struct LoopIo {
+    blkfront::Device& d;
+    uint64_t timeout;
+    uint64_t generation;
+    uint64_t next_id = 1;
+
+    bool moved() const { return control::new_domains() != generation; }
+
+    // The response's status, or 1 if we now run in a new domain.
+    int32_t await(uint64_t id) {
+        uint64_t const deadline = time::now_ns() + timeout;
+        for (;;) {
+            if (moved()) return 1;
+            blkif_response rsp;
+            while (blkfront::take_response(d, &rsp)) {
+                if (rsp.id == id) return rsp.status;
+                console::println("blk-loop: stray response id %lu", rsp.id);
+            }
+            uint64_t const now = time::now_ns();
+            if (now >= deadline) fail("request %lu: no response within the timeout", id);
+            // Short waits: the store (a suspend request) is served between them.
+            control::wait(d.port, now + 100'000'000 < deadline ? now + 100'000'000 : deadline);
+        }
+    }
+
+    int32_t rw(blkfront::Io& io) {
+        io.id = next_id++;
+        if (long rc = blkfront::submit(d, io); rc < 0) fail("submit: %ld", rc);
+        blkfront::push(d);
+        int32_t const st = await(io.id);
+        if (st == 1) io.nr_refs = io.nr_indirect_refs = 0;   // those refs are free already
+        else if (blkfront::complete(io) < 0) fail("the backend still holds a grant of request %lu", io.id);
+        return st;
+    }
+
+    int32_t flush() {
+        uint64_t const id = next_id++;
+        if (blkfront::submit_flush(d, id) < 0) fail("no slot for the flush");
+        blkfront::push(d);
+        return await(id);
+    }
+};
+
+}  // namespace
+
+void blk_loop() {
+    need_xen();
+    uint64_t const timeout = timeout_ns(30000);
+    if (long rc = control::start(); rc < 0) fail("control: %ld", rc);
+    setup_gnttab(4);
+    Pages pages;
+    pages.init();
+    uint64_t const ring_gfn = pages.take(1);
+    uint64_t const rounds = opt("rounds", 400), regions = opt("regions", 16), kib = opt("kib", 256);
+    if (!rounds || !regions) fail("rounds= and regions= must be at least 1");
+    if (!kib || kib % 4 || kib / 4 > blkfront::kMaxPages) fail("kib=%lu: a multiple of 4 up to %u", kib, blkfront::kMaxPages * 4);
+    blkfront::Device d;
+    if (long rc = blkfront::connect(d, 0, ring_gfn, timeout); rc < 0) fail("connect: %ld: %s", rc, blkfront::last_error());
+    uint64_t const npages = kib / 4, per = kib * 2;
+    if (regions * per > d.sectors) fail("%lu regions of %lu KiB: the disk has %lu sectors", regions, kib, d.sectors);
+    if (npages > BLKIF_MAX_SEGMENTS_PER_REQUEST && npages > d.max_indirect)
+        fail("kib=%lu needs %lu segments; the backend offers %u", kib, npages, d.max_indirect);
+    uint64_t gfns[blkfront::kMaxPages];
+    uint64_t const first = pages.take(npages), list = pages.take(1);
+    for (uint64_t i = 0; i < npages; ++i) gfns[i] = first + i;
+    auto* data = reinterpret_cast<uint64_t*>(first * kPage);
+    console::println("blk-loop: %lu rounds over %lu regions of %lu KiB", rounds, regions, kib);
+    running();
+
+    LoopIo loop{d, timeout, control::new_domains()};
+    blkfront::Io io;
+    io.gfns = gfns;
+    io.indirect_gfns = &list;
+    io.nr_sectors = uint32_t(per);
+    uint64_t reconnects = 0;
+    bool recovered = false;
+    for (uint64_t r = 1; r <= rounds;) {
+        if (loop.moved()) {
+            // A new domain: the toolstack gave it the disk again, with a backend waiting for us.
+            d = blkfront::Device{};
+            if (long rc = blkfront::connect(d, 0, ring_gfn, timeout); rc < 0)
+                fail("reconnect after a resume: %ld: %s", rc, blkfront::last_error());
+            loop.generation = control::new_domains();
+            ++reconnects;
+            recovered = true;
+            console::println("blk-loop: round %lu: resumed in a new domain, disk connected again", r);
+        }
+        io.sector = (r % regions) * per;
+        io.write = true;
+        fill(data, io.sector, io.nr_sectors, r);
+        int32_t st = loop.rw(io);
+        if (st == 0) st = loop.flush();
+        if (st == 1) continue;   // the round again, in the new domain
+        if (st != BLKIF_RSP_OKAY) fail("round %lu: status %d", r, st);
+        if (r % 25 == 0 || recovered) console::println("blk-loop: round %lu flushed", r);
+        recovered = false;
+        ++r;
+    }
+    // Every region holds the last round that wrote it.
+    for (uint64_t g = 0; g < regions && g <= rounds; ++g) {
+        uint64_t const last = rounds - ((rounds - g) % regions);
+        if (last == 0) continue;   // region 0 before round `regions`
+        io.sector = g * per;
+        io.write = false;
+        memset(data, 0, npages * kPage);
+        int32_t const st = loop.rw(io);
+        if (st == 1) fail("resumed in a new domain during the final check");
+        if (st != BLKIF_RSP_OKAY) fail("reading region %lu: status %d", g, st);
+        check(data, io.sector, io.nr_sectors, last);
+    }
+    console::println("blk-loop: %lu rounds flushed and verified, %lu reconnects", rounds, reconnects);
 }
 
 namespace {

@@ -50,5 +50,6 @@ void xs_loop();
 void console_lines();
 void blk();
 void blk_hostile();
+void blk_loop();
 
 }  // namespace minios::tests

@@ -68,6 +68,10 @@ std::optional<Abi> abi_from_protocol(std::optional<std::string_view> protocol) {
     return std::nullopt;
 }
 
+BackRing::BackRing(void* page, Abi abi) : page_{static_cast<std::uint8_t*>(page)}, abi_{abi} {
+    req_cons_ = rsp_prod_pvt_ = load(&reinterpret_cast<Header*>(page_)->rsp_prod);
+}
+
 std::uint8_t* BackRing::slot(std::uint32_t idx) const {
     std::size_t const entry = abi_ == Abi::native ? sizeof(union blkif_sring_entry) : 108;
     return page_ + entries_offset + (idx % size) * entry;

@@ -37,7 +37,11 @@ class BackRing {
 public:
     static constexpr std::uint32_t size = 32;   // entries in one page, either ABI
 
-    BackRing(void* page, Abi abi) : page_{static_cast<std::uint8_t*>(page)}, abi_{abi} {}
+    // Takes up where the responses published on the page end: 0 on a ring the frontend just
+    // set up, and for a backend restarted under a running frontend, the requests its
+    // predecessor took but never answered, which are then done again (a repeated read or
+    // write of the same pages changes nothing the frontend was told).
+    BackRing(void* page, Abi abi);
 
     // Requests the frontend has produced and we have not taken; nullopt if its producer index
     // is more than a ring ahead of what we answered (a broken or hostile frontend).

@@ -92,5 +92,29 @@ TEST(BlkifRing, AProducerIndexPastTheRingIsRefused) {
     EXPECT_EQ(ring.unconsumed(), BackRing::size);
 }
 
+// A backend restarted under a running frontend: the ring is past index 0, and what the dead
+// backend took without answering (here slots 1000 and 1001) is taken again.
+TEST(BlkifRing, ARestartedBackendGoesOnFromTheLastPublishedResponse) {
+    Page p;
+    p.rsp_prod() = 1000;
+    p.req_prod() = 1002;
+    for (std::uint32_t i = 1000; i < 1002; ++i) {
+        blkif_request r{};
+        r.operation = BLKIF_OP_READ;
+        r.id = i;
+        std::memcpy(p.bytes + 64 + (i % BackRing::size) * sizeof(union blkif_sring_entry), &r, sizeof r);
+    }
+    BackRing ring{p.bytes, Abi::native};
+    ASSERT_EQ(ring.unconsumed(), 2u);
+    EXPECT_EQ(ring.take().id, 1000u);
+    EXPECT_EQ(ring.take().id, 1001u);
+    ring.respond(1000, BLKIF_OP_READ, BLKIF_RSP_OKAY);
+    ring.respond(1001, BLKIF_OP_READ, BLKIF_RSP_OKAY);
+    (void)ring.push_responses();
+    EXPECT_EQ(p.rsp_prod(), 1002u);
+    p.req_prod() = 1002 + BackRing::size + 1;
+    EXPECT_FALSE(ring.unconsumed());
+}
+
 } // namespace
 } // namespace kxen::backends::blk
