@@ -49,6 +49,8 @@ run_one() {
               -artifact_prefix="$work/$t/artifacts/")
   [ -f "tests/fuzz/$t.dict" ] && args+=(-dict="tests/fuzz/$t.dict")
   [ "$t" = fuzz_soft_cpu ] && args+=(-max_len=600)
+  # Up to a few hundred ring steps per input: longer ones cost more than they find.
+  [ "$t" = fuzz_xs_ring ] && args+=(-max_len=1024)
   # Without allocation stacks, malloc fill and a large quarantine, the targets run 1.5 to 2
   # times faster; a crash is still caught, and its input, replayed (tests/fuzz/regressions or
   # the target run on that file alone), gets the full report.
