@@ -21,6 +21,55 @@ constexpr unsigned kSegsPerIndirectPage = 4096 / sizeof(blkif_request_segment);
 
 constinit char error[96] = "";
 
+// The persistent grants of the connected device, by gfn (open addressing; gfn 0 is never a
+// data page of ours). `generation`: gnttab's when they were made.
+struct Pgrant {
+    uint64_t gfn;
+    grant_ref_t ref;
+};
+constexpr unsigned kPgrantSlots = 4096;
+constexpr unsigned kMaxPgrants = kPgrantSlots / 2;   // more than the grant table has entries
+constinit Pgrant pgrants[kPgrantSlots]{};
+constinit unsigned nr_pgrants = 0;
+constinit uint64_t pgrants_generation = 0;
+
+unsigned pgrant_slot(uint64_t gfn) {
+    unsigned i = unsigned((gfn * 0x9E3779B97F4A7C15ull) >> 52) % kPgrantSlots;
+    while (pgrants[i].gfn && pgrants[i].gfn != gfn) i = (i + 1) % kPgrantSlots;
+    return i;
+}
+
+// Ends what an earlier connection granted for good; the backend unmapped it when it let the
+// device go. After a resume in a new domain those refs are not ours to end.
+void drop_pgrants() {
+    if (pgrants_generation == gnttab::generation())
+        for (auto& p : pgrants)
+            if (p.gfn) (void)gnttab::end_access(p.ref);
+    memset(pgrants, 0, sizeof pgrants);
+    nr_pgrants = 0;
+    pgrants_generation = gnttab::generation();
+}
+
+// A grant of page `gfn` for a request: the persistent one (made now), or without
+// feature-persistent one of its own, noted in io.refs to be ended with the request. A
+// persistent device never gets the latter: the backend cannot tell them apart and may keep
+// any grant it sees mapped.
+long grant_page(Device& d, Io& io, uint64_t gfn, bool readonly) {
+    if (d.persistent && gfn) {
+        unsigned const i = pgrant_slot(gfn);
+        if (pgrants[i].gfn) return pgrants[i].ref;
+        if (nr_pgrants >= kMaxPgrants) return -XEN_ENOSPC;
+        long ref = gnttab::grant_access(d.backend_id, gfn, false);
+        if (ref < 0) return ref;
+        pgrants[i] = {gfn, grant_ref_t(ref)};
+        ++nr_pgrants;
+        return ref;
+    }
+    long ref = gnttab::grant_access(d.backend_id, gfn, readonly);
+    if (ref >= 0) io.refs[io.nr_refs++] = grant_ref_t(ref);
+    return ref;
+}
+
 __attribute__((format(printf, 2, 3))) long failed(long rc, const char* f, ...) {
     va_list ap;
     va_start(ap, f);
@@ -69,7 +118,11 @@ long publish(Device& d) {
         struct {
             const char* key;
             const char* value;
-        } const nodes[] = {{"ring-ref", ref}, {"event-channel", port}, {"protocol", XEN_IO_PROTO_ABI_X86_64}, {"state", "3"}};
+        } const nodes[] = {{"ring-ref", ref},
+                           {"event-channel", port},
+                           {"protocol", XEN_IO_PROTO_ABI_X86_64},
+                           {"feature-persistent", d.want_persistent ? "1" : "0"},
+                           {"state", "3"}};
         for (auto const& n : nodes) {
             fmt::format(path, sizeof path, "%s/%s", d.frontend, n.key);
             if ((rc = xenbus::write(tx, path, n.value)) < 0) break;
@@ -121,6 +174,8 @@ long connect(Device& d, uint32_t devid, uint64_t ring_gfn, uint64_t timeout_ns) 
     d.max_indirect = read_u64(d.backend, "feature-max-indirect-segments", &v) < 0 ? 0 : uint32_t(v);
     d.flush = read_u64(d.backend, "feature-flush-cache", &v) == 0 && v;
     d.discard = read_u64(d.backend, "feature-discard", &v) == 0 && v;
+    d.persistent = d.want_persistent && read_u64(d.backend, "feature-persistent", &v) == 0 && v;
+    drop_pgrants();
 
     d.sring = reinterpret_cast<blkif_sring*>(ring_gfn << 12);
     memset(d.sring, 0, 4096);
@@ -183,29 +238,26 @@ long submit(Device& d, Io& io) {
     uint32_t const pages = (io.nr_sectors + 7) / 8;
     bool const indirect = pages > BLKIF_MAX_SEGMENTS_PER_REQUEST;
     if (!pages || pages > kMaxPages || (indirect && (pages > d.max_indirect || !io.indirect_gfns))) return -XEN_EINVAL;
-    io.nr_refs = io.nr_indirect_refs = 0;
+    io.nr_refs = 0;
     auto release = [&io](long rc) {
         complete(io);
         return rc;
     };
     blkif_request_segment* list = nullptr;
     blkif_request_segment direct[BLKIF_MAX_SEGMENTS_PER_REQUEST];
-    if (indirect) {
-        uint32_t const lists = (pages + kSegsPerIndirectPage - 1) / kSegsPerIndirectPage;
-        for (uint32_t i = 0; i < lists; ++i) {
-            long ref = gnttab::grant_access(d.backend_id, io.indirect_gfns[i], true);
-            if (ref < 0) return release(ref);
-            io.indirect_refs[io.nr_indirect_refs++] = grant_ref_t(ref);
-        }
-    } else {
-        list = direct;
+    grant_ref_t list_refs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+    uint32_t const lists = indirect ? (pages + kSegsPerIndirectPage - 1) / kSegsPerIndirectPage : 0;
+    for (uint32_t i = 0; i < lists; ++i) {
+        long ref = grant_page(d, io, io.indirect_gfns[i], true);
+        if (ref < 0) return release(ref);
+        list_refs[i] = grant_ref_t(ref);
     }
+    if (!indirect) list = direct;
     uint32_t left = io.nr_sectors;
     for (uint32_t i = 0; i < pages; ++i) {
         // The backend only reads a write's pages.
-        long ref = gnttab::grant_access(d.backend_id, io.gfns[i], io.write);
+        long ref = grant_page(d, io, io.gfns[i], io.write);
         if (ref < 0) return release(ref);
-        io.refs[io.nr_refs++] = grant_ref_t(ref);
         uint8_t const n = uint8_t(left < 8 ? left : 8);
         left -= n;
         blkif_request_segment seg{grant_ref_t(ref), 0, uint8_t(n - 1)};
@@ -228,7 +280,7 @@ long submit(Device& d, Io& io) {
         req->id = io.id;
         req->sector_number = io.sector;
         req->handle = 0;
-        for (uint32_t i = 0; i < io.nr_indirect_refs; ++i) req->indirect_grefs[i] = io.indirect_refs[i];
+        for (uint32_t i = 0; i < lists; ++i) req->indirect_grefs[i] = list_refs[i];
     }
     return 0;
 }
@@ -247,9 +299,7 @@ long complete(Io& io) {
     long rc = 0;
     for (uint32_t i = 0; i < io.nr_refs; ++i)
         if (gnttab::end_access(io.refs[i]) != 1) rc = -XEN_EBUSY;
-    for (uint32_t i = 0; i < io.nr_indirect_refs; ++i)
-        if (gnttab::end_access(io.indirect_refs[i]) != 1) rc = -XEN_EBUSY;
-    io.nr_refs = io.nr_indirect_refs = 0;
+    io.nr_refs = 0;
     return rc;
 }
 

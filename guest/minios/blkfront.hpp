@@ -3,6 +3,10 @@
 // Connected), one ring page in the native x86_64 layout, and requests whose data pages are
 // granted to the backend for the request's lifetime only.
 //
+// With feature-persistent (both sides offer it; `want_persistent` false keeps it off), data
+// and segment-list pages are granted once, read-write, and the grants kept for as long as the
+// device is connected: the backend may keep any of them mapped (it copies what it does not).
+//
 // Two levels: Ring gives the raw slots (the hostile test writes whatever it likes into
 // them), and Io/submit/complete build proper read/write requests, direct up to
 // BLKIF_MAX_SEGMENTS_PER_REQUEST pages and indirect beyond, for callers that keep
@@ -28,6 +32,8 @@ struct Device {
     uint32_t max_indirect = 0;      // feature-max-indirect-segments (0: none)
     bool flush = false;             // feature-flush-cache
     bool discard = false;           // feature-discard
+    bool want_persistent = true;    // offer feature-persistent
+    bool persistent = false;        // both offered it
 
     blkif_sring* sring = nullptr;   // our page, identity-mapped
     grant_ref_t ring_ref = 0;
@@ -68,10 +74,10 @@ struct Io {
     bool write = false;
     uint64_t const* gfns = nullptr;
     uint64_t const* indirect_gfns = nullptr;
-    // Filled by submit(), released by complete().
-    grant_ref_t refs[kMaxPages];
-    grant_ref_t indirect_refs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
-    uint32_t nr_refs = 0, nr_indirect_refs = 0;
+    // Filled by submit(), ended by complete(): the grants made for this request alone (none
+    // when persistent grants cover its pages).
+    grant_ref_t refs[kMaxPages + BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+    uint32_t nr_refs = 0;
 };
 // Grants the pages and queues the request (call push() after one or a batch). 0 or < 0
 // (no free slot, no free grant entries, too many pages for what the backend offers).

@@ -25,6 +25,7 @@ constinit bool used[kMaxEntries]{};
 // Where the search for a free entry starts: after the one taken last, so that a frontend
 // holding thousands of grants does not rescan them all for each new one.
 constinit grant_ref_t next_free = GNTTAB_NR_RESERVED_ENTRIES;
+constinit uint64_t generation_ = 0;
 constinit const char* error = "";
 
 uint64_t gfn_of(const void* p) { return uint64_t(p) >> 12; }
@@ -123,6 +124,7 @@ long resume() {
     if (!ver) return 0;
     unsigned version = ver, nr = frames;
     ver = 0;
+    ++generation_;
     next_free = GNTTAB_NR_RESERVED_ENTRIES;
     for (grant_ref_t ref = GNTTAB_NR_RESERVED_ENTRIES; ref < entries; ++ref) {
         if (!used[ref]) continue;
@@ -134,6 +136,7 @@ long resume() {
 }
 
 const char* last_error() { return error; }
+uint64_t generation() { return generation_; }
 bool ready() { return ver != 0; }
 unsigned version() { return ver; }
 unsigned nr_frames() { return frames; }

@@ -25,6 +25,8 @@ const char* last_error();
 // were to domains of the old host; they are dropped (refs free, entries cleared), as the
 // frontends that made them would grant again. Nothing to do if init() never ran.
 long resume();
+// How many times resume() dropped every grant: refs noted before a change are no longer ours.
+uint64_t generation();
 bool ready();
 unsigned version();
 unsigned nr_frames();

@@ -221,6 +221,7 @@ Reply Session::handle(Request const& rq, UniqueFd& passed, int& out_fd) {
         auto& m = maps_[rq.a[0]];
         m.dom->gnttab().release(m.ref, !m.readonly);
         m = {};
+        free_maps_.push_back(rq.a[0]);
         return rp;
     }
     default: return {err(XenErr::nosys), {}};
@@ -255,7 +256,7 @@ Reply Session::evtchn_bind(Request const& rq, int& out_fd) {
 Reply Session::gnttab_map(Request const& rq, int& out_fd) {
     auto d = hv_->lookup(static_cast<hv::DomId>(rq.a[0]));
     if (!d) return {err(XenErr::srch), {}};
-    if (maps_.size() >= max_maps) return {err(XenErr::nospc), {}};
+    if (free_maps_.empty() && maps_.size() >= max_maps) return {err(XenErr::nospc), {}};
     bool readonly = rq.a[2] != 0;
     auto ref = static_cast<std::uint32_t>(rq.a[1]);
     auto acc = d->gnttab().acquire(ref, 0, !readonly);
@@ -267,9 +268,16 @@ Reply Session::gnttab_map(Request const& rq, int& out_fd) {
     }
     if (!readonly) d->hold_page(acc->gfn);   // a backend writes it whenever it likes
     // Maptrack: the entry keeps the granting domain, and so its pages, alive until unmap.
-    maps_.push_back(MapEntry{d, ref, readonly});
+    std::uint64_t handle = maps_.size();
+    if (!free_maps_.empty()) {
+        handle = free_maps_.back();
+        free_maps_.pop_back();
+        maps_[handle] = MapEntry{d, ref, readonly};
+    } else {
+        maps_.push_back(MapEntry{d, ref, readonly});
+    }
     out_fd = hv_->pool().fd();
-    return {static_cast<std::int64_t>(maps_.size() - 1), {*off, 0}};
+    return {static_cast<std::int64_t>(handle), {*off, 0}};
 }
 
 } // namespace kxen::privcmd

@@ -57,6 +57,8 @@ private:
         Guard what = Guard::none;
         bool cooperative = false;
     };
+    // Mappings held at once; a handle unmapped is given out again (a backend that maps
+    // persistent grants and reconnects maps far more than it ever holds).
     static constexpr std::size_t max_maps = 1 << 16;
     static inline std::atomic<std::uint64_t> next_id{1};
 
@@ -65,6 +67,7 @@ private:
     std::optional<Buffer> buf_;
     std::map<evtchn_port_t, UniqueFd> ports_;
     std::vector<MapEntry> maps_;
+    std::vector<std::uint64_t> free_maps_;   // handles in maps_ unmapped
     std::map<std::uint16_t, GuardEntry> guards_;   // by domid
 };
 

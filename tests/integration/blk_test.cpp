@@ -84,6 +84,23 @@ TEST(Blk, MiniosWritesFlushesAndVerifies) {
     ASSERT_EQ(d.size(), 80 * MiB);
     EXPECT_EQ(first_bad_sector(d, 64 * MiB / 512, 3), 64 * MiB / 512);
     EXPECT_EQ(first_not(d, 64 * MiB, d.size(), 0), d.size()) << "written past the range the guest wrote";
+    EXPECT_NE(h.kxend_log().find("connected (x86_64 ABI, persistent grants)"), std::string::npos) << h.kxend_log();
+}
+
+// A frontend that does not offer feature-persistent: every segment is a grant of its own,
+// copied by kxend, and each is ended when its request completes (blk fails otherwise).
+TEST(Blk, FrontendWithoutPersistentGrants) {
+    KXEN_REQUIRE_ACCEL();
+    Host h;
+    ASSERT_TRUE(h.started());
+    auto img = image(h, "np", 20 * MiB);
+    auto r = h.create("np", "test=blk size=16 seed=9 persistent=0 pattern=random", {"memory=32", disk(img)});
+    ASSERT_EQ(r.status, 0) << r.out;
+    ASSERT_TRUE(h.wait_console("np", "KXEN-TEST blk PASS", 180s)) << h.console_log("np") << h.kxend_log();
+    ASSERT_TRUE(h.wait_gone("np", 30s));
+    auto d = read_all(img);
+    EXPECT_EQ(first_bad_sector(d, 16 * MiB / 512, 9), 16 * MiB / 512);
+    EXPECT_EQ(first_not(d, 16 * MiB, d.size(), 0), d.size());
     EXPECT_NE(h.kxend_log().find("connected (x86_64 ABI)"), std::string::npos) << h.kxend_log();
 }
 

@@ -1,11 +1,12 @@
 // blk and blk-hostile: the PV block frontend (blkfront.hpp) against the backend.
 //
-//   test=blk [size=<MiB>] [qd=N] [indirect=0|1] [segs=N] [pattern=seq|random] [seed=N]
+//   test=blk [size=<MiB>] [qd=N] [indirect=0|1] [segs=N] [pattern=seq|random] [seed=N] [persistent=0|1]
 // writes `size` MiB from sector 0, each 512-byte sector filled with pattern_word() of its
 // number (the host checks the image with the same function), flushes, reads it all back in
 // order and checks it; pattern=random writes in a shuffled order of requests and adds a
 // shuffled read pass. `qd` requests in flight (8), `segs` pages per request (256 with
-// indirect segments, 11 without; fewer if grant entries run short).
+// indirect segments, 11 without; fewer if grant entries run short). persistent=0 does not
+// offer feature-persistent (every blk test offers it by default).
 //
 //   test=blk-loop [rounds=N] [regions=K] [kib=N]
 // rounds of one write and one flush: round r writes `kib` KiB (256) of seed r's pattern to
@@ -84,12 +85,13 @@ void check(uint64_t const* p, uint64_t sector, uint32_t n, uint64_t seed) {
 }
 
 void connect(blkfront::Device& d, Pages& pages, uint64_t timeout) {
+    d.want_persistent = opt("persistent", 1) != 0;
     long rc = blkfront::connect(d, 0, pages.take(1), timeout);
     if (rc < 0) fail("connect: %ld: %s", rc, blkfront::last_error());
     console::println("%s: %s -> %s (domain %u): %lu sectors, info %u, indirect %u, flush %d, discard %d, port %u, "
-                     "ring-ref %u",
+                     "ring-ref %u, persistent grants %d",
                      current(), d.frontend, d.backend, d.backend_id, d.sectors, d.info, d.max_indirect, d.flush,
-                     d.discard, d.port, d.ring_ref);
+                     d.discard, d.port, d.ring_ref, d.persistent);
 }
 
 struct Slot {
@@ -287,7 +289,7 @@ struct LoopIo {
         if (long rc = blkfront::submit(d, io); rc < 0) fail("submit: %ld", rc);
         blkfront::push(d);
         int32_t const st = await(io.id);
-        if (st == 1) io.nr_refs = io.nr_indirect_refs = 0;   // those refs are free already
+        if (st == 1) io.nr_refs = 0;   // those refs are free already
         else if (blkfront::complete(io) < 0) fail("the backend still holds a grant of request %lu", io.id);
         return st;
     }
@@ -313,7 +315,9 @@ void blk_loop() {
     uint64_t const rounds = opt("rounds", 400), regions = opt("regions", 16), kib = opt("kib", 256);
     if (!rounds || !regions) fail("rounds= and regions= must be at least 1");
     if (!kib || kib % 4 || kib / 4 > blkfront::kMaxPages) fail("kib=%lu: a multiple of 4 up to %u", kib, blkfront::kMaxPages * 4);
+    bool const persistent = opt("persistent", 1) != 0;
     blkfront::Device d;
+    d.want_persistent = persistent;
     if (long rc = blkfront::connect(d, 0, ring_gfn, timeout); rc < 0) fail("connect: %ld: %s", rc, blkfront::last_error());
     uint64_t const npages = kib / 4, per = kib * 2;
     if (regions * per > d.sectors) fail("%lu regions of %lu KiB: the disk has %lu sectors", regions, kib, d.sectors);
@@ -337,6 +341,7 @@ void blk_loop() {
         if (loop.moved()) {
             // A new domain: the toolstack gave it the disk again, with a backend waiting for us.
             d = blkfront::Device{};
+            d.want_persistent = persistent;
             if (long rc = blkfront::connect(d, 0, ring_gfn, timeout); rc < 0)
                 fail("reconnect after a resume: %ld: %s", rc, blkfront::last_error());
             loop.generation = control::new_domains();

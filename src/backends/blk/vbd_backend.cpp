@@ -151,7 +151,7 @@ void VbdBackend::setup(Device& d) {
         {"info", fmt::format("{}", (d.readonly ? VDISK_READONLY : 0) | (cdrom ? VDISK_CDROM | VDISK_REMOVABLE : 0))},
         {"feature-flush-cache", "1"},
         {"feature-barrier", "0"},
-        {"feature-persistent", "0"},
+        {"feature-persistent", "1"},
         {"feature-max-indirect-segments", fmt::format("{}", max_indirect_segments)},
         {"feature-discard", d.discard && !d.readonly ? "1" : "0"},
         {"discard-granularity", "4096"},
@@ -206,13 +206,15 @@ bool VbdBackend::connect(Device& d) {
         log::warn("d{} vbd {}: cannot bind event channel {}", d.domid, d.devid, *port);
         return false;
     }
+    d.persistent = store_->try_read(d.fe + "/feature-persistent").value_or("0") == "1";
     d.ring_page.emplace(std::move(*page));
     d.ring.emplace(d.ring_page->page.data(), *abi);
     d.port.emplace(std::move(*bound));
     port_fds_[d.port->fd.raw()] = {d.domid, d.devid};
     epoll_watch(epoll_.raw(), d.port->fd.raw());
     set_state(d, XenbusStateConnected);
-    log::info("d{} vbd {}: connected ({} ABI)", d.domid, d.devid, *abi == Abi::native ? "x86_64" : "x86_32");
+    log::info("d{} vbd {}: connected ({} ABI{})", d.domid, d.devid, *abi == Abi::native ? "x86_64" : "x86_32",
+              d.persistent ? ", persistent grants" : "");
     serve(d);   // requests queued before we bound the port
     return true;
 }
@@ -225,6 +227,8 @@ void VbdBackend::disconnect(Device& d, int state) {
         d.port.reset();
     }
     d.ring.reset();
+    for (auto& [ref, m] : d.pgrants) (void)c_.gnttab_unmap(m.handle);
+    d.pgrants.clear();
     if (d.ring_page) {
         (void)c_.gnttab_unmap(d.ring_page->handle);
         d.ring_page.reset();
@@ -327,6 +331,16 @@ std::int16_t VbdBackend::transfer(Device& d, bool write, std::uint64_t sector, s
     }
     if (sector > d.sectors || total / sector_size > d.sectors - sector) return BLKIF_RSP_ERROR;
     auto const off = static_cast<off_t>(sector * sector_size);
+    if (d.persistent) {
+        // Straight between the image and the guest's pages: no copy through buf_ and no call
+        // to kxend once the grants are mapped.
+        std::vector<iovec> iov;
+        if (mapped_iov(d, gs, iov)) {
+            ssize_t const n = write ? ::pwritev(d.file.raw(), iov.data(), static_cast<int>(iov.size()), off)
+                                    : ::preadv(d.file.raw(), iov.data(), static_cast<int>(iov.size()), off);
+            return n == static_cast<ssize_t>(total) ? BLKIF_RSP_OKAY : BLKIF_RSP_ERROR;
+        }
+    }
     if (write) {
         if (c_.grant_copy_segments(d.domid, gs, buf_.data(), false) != GNTST_okay) return BLKIF_RSP_ERROR;
         if (::pwrite(d.file.raw(), buf_.data(), total, off) != static_cast<ssize_t>(total)) return BLKIF_RSP_ERROR;
@@ -335,6 +349,24 @@ std::int16_t VbdBackend::transfer(Device& d, bool write, std::uint64_t sector, s
         if (c_.grant_copy_segments(d.domid, gs, buf_.data(), true) != GNTST_okay) return BLKIF_RSP_ERROR;
     }
     return BLKIF_RSP_OKAY;
+}
+
+bool VbdBackend::mapped_iov(Device& d, std::span<privcmd::Client::GrantSegment const> segs, std::vector<iovec>& iov) {
+    iov.clear();
+    for (auto const& s : segs) {
+        auto it = d.pgrants.find(s.ref);
+        if (it == d.pgrants.end()) {
+            if (d.pgrants.size() >= max_persistent_grants) return false;
+            // Writable whatever this request does: the next one may read into the same page.
+            // A grant the frontend made read-only, or one that is not its, fails here, and
+            // the copy path answers for it.
+            auto m = c_.gnttab_map(d.domid, s.ref, false);
+            if (!m) return false;
+            it = d.pgrants.emplace(s.ref, std::move(*m)).first;
+        }
+        iov.push_back({static_cast<std::byte*>(it->second.page.data()) + s.offset, s.len});
+    }
+    return true;
 }
 
 } // namespace kxen::backends::blk

@@ -6,9 +6,11 @@
 // into this process beyond the ring.
 #pragma once
 #include <atomic>
+#include <sys/uio.h>
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +23,9 @@ namespace kxen::backends::blk {
 
 // What the backend advertises (feature-max-indirect-segments): 256 segments, 1 MiB per request.
 inline constexpr unsigned max_indirect_segments = 256;
+// Grants kept mapped per device when the frontend asks for feature-persistent (Linux
+// blkback's default max_persistent_grants); segments past it are copied.
+inline constexpr std::size_t max_persistent_grants = 1056;
 
 class VbdBackend {
 public:
@@ -42,6 +47,8 @@ private:
         std::optional<privcmd::Client::GrantMap> ring_page;
         std::optional<BackRing> ring;
         std::optional<privcmd::Client::BoundPort> port;
+        bool persistent = false;   // the frontend reuses its grants: keep them mapped
+        std::map<std::uint32_t, privcmd::Client::GrantMap> pgrants;   // by gref
     };
 
     void scan();
@@ -53,6 +60,9 @@ private:
     void serve(Device& d);
     std::int16_t execute(Device& d, Request const& r);
     std::int16_t transfer(Device& d, bool write, std::uint64_t sector, std::vector<Segment> const& segs);
+    // The segments' bytes in persistently mapped grants, mapping those not mapped yet while
+    // there is room; false if one cannot be (the request is then copied).
+    bool mapped_iov(Device& d, std::span<privcmd::Client::GrantSegment const> segs, std::vector<iovec>& iov);
     void set_state(Device& d, int state);
 
     privcmd::Client c_;
