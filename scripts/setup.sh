@@ -2,7 +2,7 @@
 # Installs what kxen needs to build and test, from Debian's packages (root, or sudo).
 set -euo pipefail
 pkgs=(cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev libbenchmark-dev libfmt-dev
-      libcli11-dev nlohmann-json3-dev libxen-dev libzstd-dev libunicorn-dev e2fsprogs
+      libcli11-dev nlohmann-json3-dev libxen-dev libzstd-dev liburing-dev libunicorn-dev e2fsprogs
       clang-16 libclang-rt-16-dev)   # the last two: the libFuzzer build (scripts/fuzz.sh)
 [ "${1:-}" = "--bench" ] && pkgs+=(qemu-system-x86)
 missing=()

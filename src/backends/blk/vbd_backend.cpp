@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <fmt/format.h>
@@ -34,7 +35,7 @@ template <typename T> std::optional<T> number(std::optional<std::string> const& 
 } // namespace
 
 VbdBackend::VbdBackend(privcmd::Client c, std::string state_dir)
-    : c_{std::move(c)}, dir_{std::move(state_dir)}, buf_(max_indirect_segments * 4096) {}
+    : c_{std::move(c)}, dir_{std::move(state_dir)} {}
 
 void VbdBackend::stop() {
     std::uint64_t one = 1;
@@ -51,6 +52,14 @@ int VbdBackend::run() {
     ::timerfd_settime(timer_.raw(), 0, &every, nullptr);
     epoll_watch(epoll_.raw(), stop_.raw());
     epoll_watch(epoll_.raw(), timer_.raw());
+    // Room for every ring slot of a few busy devices; more waits in the submission queue.
+    if (auto u = Uring::create(256)) {
+        uring_.emplace(std::move(*u));
+        epoll_watch(epoll_.raw(), uring_->event_fd());
+    } else {
+        log::warn("block backend: no io_uring ({}): each request's I/O is done before the next starts",
+                  std::strerror(-u.error()));
+    }
     while (true) {
         epoll_event evs[32];
         int n = ::epoll_wait(epoll_.raw(), evs, 32, -1);
@@ -79,10 +88,15 @@ int VbdBackend::run() {
             } else if (store_ && fd == store_->fileno()) {
                 while (store_->next_event()) {}
                 scan();
+            } else if (uring_ && fd == uring_->event_fd()) {
+                std::uint64_t cnt;
+                (void)!::read(fd, &cnt, sizeof cnt);
+                reap();
             } else if (auto it = port_fds_.find(fd); it != port_fds_.end()) {
                 std::uint64_t cnt;
                 (void)!::read(fd, &cnt, sizeof cnt);
-                if (auto d = devices_.find(it->second); d != devices_.end()) serve(d->second);
+                auto [key, qi] = it->second;
+                if (auto d = devices_.find(key); d != devices_.end()) serve(d->second, qi);
             }
         }
     }
@@ -150,7 +164,8 @@ void VbdBackend::setup(Device& d) {
         {"physical-sector-size", fmt::format("{}", sector_size)},
         {"info", fmt::format("{}", (d.readonly ? VDISK_READONLY : 0) | (cdrom ? VDISK_CDROM | VDISK_REMOVABLE : 0))},
         {"feature-flush-cache", "1"},
-        {"feature-barrier", "0"},
+        {"feature-barrier", "1"},
+        {"multi-queue-max-queues", fmt::format("{}", max_queues)},
         {"feature-persistent", "1"},
         {"feature-max-indirect-segments", fmt::format("{}", max_indirect_segments)},
         {"feature-discard", d.discard && !d.readonly ? "1" : "0"},
@@ -188,11 +203,42 @@ void VbdBackend::frontend_changed(Device& d) {
 
 bool VbdBackend::connect(Device& d) {
     auto abi = abi_from_protocol(store_->try_read(d.fe + "/protocol"));
-    auto ref = number<std::uint32_t>(store_->try_read(d.fe + "/ring-ref"));
-    if (!ref) ref = number<std::uint32_t>(store_->try_read(d.fe + "/ring-ref0"));
-    auto port = number<std::uint32_t>(store_->try_read(d.fe + "/event-channel"));
-    if (!abi || !ref || !port) {
-        log::warn("d{} vbd {}: frontend gave no usable ring-ref, event-channel or protocol", d.domid, d.devid);
+    if (!abi) {
+        log::warn("d{} vbd {}: frontend protocol not understood", d.domid, d.devid);
+        return false;
+    }
+    // multi-queue-num-queues present: queue-<i>/ring-ref and queue-<i>/event-channel each.
+    unsigned nq = 1;
+    auto const asked = number<unsigned>(store_->try_read(d.fe + "/multi-queue-num-queues"));
+    if (asked) {
+        if (*asked == 0 || *asked > max_queues) {
+            log::warn("d{} vbd {}: frontend asks for {} queues (at most {})", d.domid, d.devid, *asked, max_queues);
+            return false;
+        }
+        nq = *asked;
+    }
+    d.persistent = store_->try_read(d.fe + "/feature-persistent").value_or("0") == "1";
+    ++d.generation;
+    d.queues.clear();
+    d.queues.resize(nq);
+    for (unsigned i = 0; i < nq; ++i) {
+        auto const dir = asked ? fmt::format("{}/queue-{}", d.fe, i) : d.fe;
+        if (!connect_queue(d, d.queues[i], dir, *abi)) return false;   // disconnect() releases the rest
+        port_fds_[d.queues[i].port->fd.raw()] = {{d.domid, d.devid}, i};
+    }
+    set_state(d, XenbusStateConnected);
+    log::info("d{} vbd {}: connected ({} ABI{}{})", d.domid, d.devid, *abi == Abi::native ? "x86_64" : "x86_32",
+              d.persistent ? ", persistent grants" : "", nq > 1 ? fmt::format(", {} queues", nq) : "");
+    for (unsigned i = 0; i < nq; ++i) serve(d, i);   // requests queued before we bound the ports
+    return true;
+}
+
+bool VbdBackend::connect_queue(Device& d, Queue& q, std::string const& dir, Abi abi) {
+    auto ref = number<std::uint32_t>(store_->try_read(dir + "/ring-ref"));
+    if (!ref) ref = number<std::uint32_t>(store_->try_read(dir + "/ring-ref0"));
+    auto port = number<std::uint32_t>(store_->try_read(dir + "/event-channel"));
+    if (!ref || !port) {
+        log::warn("d{} vbd {}: {} gave no usable ring-ref or event-channel", d.domid, d.devid, dir);
         return false;
     }
     auto page = c_.gnttab_map(d.domid, *ref, false);
@@ -206,33 +252,32 @@ bool VbdBackend::connect(Device& d) {
         log::warn("d{} vbd {}: cannot bind event channel {}", d.domid, d.devid, *port);
         return false;
     }
-    d.persistent = store_->try_read(d.fe + "/feature-persistent").value_or("0") == "1";
-    d.ring_page.emplace(std::move(*page));
-    d.ring.emplace(d.ring_page->page.data(), *abi);
-    d.port.emplace(std::move(*bound));
-    port_fds_[d.port->fd.raw()] = {d.domid, d.devid};
-    epoll_watch(epoll_.raw(), d.port->fd.raw());
-    set_state(d, XenbusStateConnected);
-    log::info("d{} vbd {}: connected ({} ABI{})", d.domid, d.devid, *abi == Abi::native ? "x86_64" : "x86_32",
-              d.persistent ? ", persistent grants" : "");
-    serve(d);   // requests queued before we bound the port
+    q.ring_page.emplace(std::move(*page));
+    q.ring.emplace(q.ring_page->page.data(), abi);
+    q.port.emplace(std::move(*bound));
+    epoll_watch(epoll_.raw(), q.port->fd.raw());
     return true;
 }
 
 void VbdBackend::disconnect(Device& d, int state) {
-    if (d.port) {
-        port_fds_.erase(d.port->fd.raw());
-        ::epoll_ctl(epoll_.raw(), EPOLL_CTL_DEL, d.port->fd.raw(), nullptr);
-        (void)c_.evtchn_unbind(d.port->port);
-        d.port.reset();
+    // The frontend's pages stay mapped until the I/O into them is over.
+    if (d.inflight) drain();
+    for (auto& q : d.queues) {
+        if (q.port) {
+            port_fds_.erase(q.port->fd.raw());
+            ::epoll_ctl(epoll_.raw(), EPOLL_CTL_DEL, q.port->fd.raw(), nullptr);
+            (void)c_.evtchn_unbind(q.port->port);
+            q.port.reset();
+        }
+        q.ring.reset();
+        if (q.ring_page) {
+            (void)c_.gnttab_unmap(q.ring_page->handle);
+            q.ring_page.reset();
+        }
     }
-    d.ring.reset();
+    d.queues.clear();
     for (auto& [ref, m] : d.pgrants) (void)c_.gnttab_unmap(m.handle);
     d.pgrants.clear();
-    if (d.ring_page) {
-        (void)c_.gnttab_unmap(d.ring_page->handle);
-        d.ring_page.reset();
-    }
     if (d.file && ::fdatasync(d.file.raw()) != 0 && errno != EINVAL)
         log::warn("d{} vbd {}: flush on disconnect: {}", d.domid, d.devid, std::strerror(errno));
     set_state(d, state);
@@ -252,12 +297,19 @@ void VbdBackend::remove(Key k) {
 
 void VbdBackend::set_state(Device& d, int state) {
     d.state = state;
-    if (store_ && !d.be.empty()) (void)store_->write(d.be + "/state", fmt::format("{}", state));
+    if (!store_ || d.be.empty()) return;
+    // Only into a directory that is still there: a toolstack that removed it (a destroy, a
+    // detach) must not find a lone state node recreated behind it.
+    (void)xs::in_transaction(*store_, [&](xs::Transaction t) -> xs::Result<void> {
+        if (!store_->read(d.be + "/frontend", t)) return {};
+        return store_->write(d.be + "/state", fmt::format("{}", state), t);
+    });
 }
 
-void VbdBackend::serve(Device& d) {
-    while (d.ring) {
-        auto n = d.ring->unconsumed();
+void VbdBackend::serve(Device& d, unsigned qi) {
+    while (qi < d.queues.size() && d.queues[qi].ring) {
+        Queue& q = d.queues[qi];
+        auto n = q.ring->unconsumed();
         if (!n) {
             log::warn("d{} vbd {}: the frontend's request index ran past the ring; closing the device",
                       d.domid, d.devid);
@@ -265,90 +317,198 @@ void VbdBackend::serve(Device& d) {
             return;
         }
         for (std::uint32_t i = 0; i < *n; ++i) {
-            auto r = d.ring->take();
-            d.ring->respond(r.id, r.operation, execute(d, r));
+            auto r = q.ring->take();
+            std::uint64_t const seq = q.first_seq + q.taken.size();
+            q.taken.push_back({r.id, r.operation, false, 0});
+            start(d, qi, seq, r);
+            if (qi >= d.queues.size()) return;   // a barrier's drain found the device gone
         }
-        if (d.ring->push_responses()) (void)c_.evtchn_notify(d.port->port);
-        if (!d.ring->final_check_for_requests()) return;
+        if (uring_) uring_->submit();
+        publish(d, qi);
+        if (qi >= d.queues.size() || !d.queues[qi].ring || !d.queues[qi].ring->final_check_for_requests()) return;
     }
 }
 
-std::int16_t VbdBackend::execute(Device& d, Request const& r) {
+void VbdBackend::start(Device& d, unsigned qi, std::uint64_t seq, Request const& r) {
+    auto answer = [&](std::int16_t st) { complete(d, qi, seq, st); };
     switch (r.operation) {
     case BLKIF_OP_READ:
     case BLKIF_OP_WRITE:
-    case BLKIF_OP_FLUSH_DISKCACHE: {
-        if (r.nr_segments > BLKIF_MAX_SEGMENTS_PER_REQUEST) return BLKIF_RSP_ERROR;
+    case BLKIF_OP_FLUSH_DISKCACHE:
+    case BLKIF_OP_WRITE_BARRIER: {
+        if (r.nr_segments > BLKIF_MAX_SEGMENTS_PER_REQUEST) return answer(BLKIF_RSP_ERROR);
         std::vector<Segment> segs(r.seg.begin(), r.seg.begin() + r.nr_segments);
         bool const write = r.operation != BLKIF_OP_READ;
-        if (r.operation != BLKIF_OP_FLUSH_DISKCACHE && segs.empty()) return BLKIF_RSP_ERROR;
-        if (!segs.empty())
-            if (auto st = transfer(d, write, r.sector, segs); st != BLKIF_RSP_OKAY) return st;
-        if (r.operation == BLKIF_OP_FLUSH_DISKCACHE && ::fdatasync(d.file.raw()) != 0) return BLKIF_RSP_ERROR;
-        return BLKIF_RSP_OKAY;
+        bool const flush = r.operation == BLKIF_OP_FLUSH_DISKCACHE || r.operation == BLKIF_OP_WRITE_BARRIER;
+        if (!flush && segs.empty()) return answer(BLKIF_RSP_ERROR);
+        if (r.operation == BLKIF_OP_WRITE_BARRIER) {
+            // Xen's barrier: what came before it is on stable storage before it is written,
+            // and it is there before anything after it starts (the ring is taken in order and
+            // this loop waits for it).
+            if (d.readonly && !segs.empty()) return answer(BLKIF_RSP_ERROR);
+            drain();
+            if (qi >= d.queues.size()) return;
+            if (::fdatasync(d.file.raw()) != 0) return answer(BLKIF_RSP_ERROR);
+        }
+        if (flush && segs.empty()) {
+            if (r.operation == BLKIF_OP_WRITE_BARRIER) return answer(BLKIF_RSP_OKAY);
+            // After every write issued before it: what the frontend saw completed is covered.
+            std::uint64_t const tag = next_tag_++;
+            ops_.emplace(tag, Op{.dev = {d.domid, d.devid}, .generation = d.generation, .queue = qi, .seq = seq, .expect = 0});
+            ++d.inflight;
+            issue(tag, true, true);
+            return;
+        }
+        if (auto st = start_rw(d, qi, seq, write, r.sector, segs, flush)) return answer(*st);
+        if (r.operation == BLKIF_OP_WRITE_BARRIER) drain();
+        return;
     }
     case BLKIF_OP_INDIRECT: {
-        if (r.indirect_op != BLKIF_OP_READ && r.indirect_op != BLKIF_OP_WRITE) return BLKIF_RSP_ERROR;
-        if (r.indirect_segments == 0 || r.indirect_segments > max_indirect_segments) return BLKIF_RSP_ERROR;
+        if (r.indirect_op != BLKIF_OP_READ && r.indirect_op != BLKIF_OP_WRITE) return answer(BLKIF_RSP_ERROR);
+        if (r.indirect_segments == 0 || r.indirect_segments > max_indirect_segments) return answer(BLKIF_RSP_ERROR);
         constexpr unsigned per_page = 4096 / sizeof(blkif_request_segment);
         unsigned const pages = (r.indirect_segments + per_page - 1) / per_page;
         std::vector<privcmd::Client::GrantSegment> refs;
         for (unsigned i = 0; i < pages; ++i) refs.push_back({r.indirect_grefs[i], 0, 4096});
         std::vector<blkif_request_segment> raw(pages * per_page);
-        if (c_.grant_copy_segments(d.domid, refs, raw.data(), false) != GNTST_okay) return BLKIF_RSP_ERROR;
+        if (c_.grant_copy_segments(d.domid, refs, raw.data(), false) != GNTST_okay) return answer(BLKIF_RSP_ERROR);
         std::vector<Segment> segs;
         for (unsigned i = 0; i < r.indirect_segments; ++i)
             segs.push_back({raw[i].gref, raw[i].first_sect, raw[i].last_sect});
-        return transfer(d, r.indirect_op == BLKIF_OP_WRITE, r.sector, segs);
+        if (auto st = start_rw(d, qi, seq, r.indirect_op == BLKIF_OP_WRITE, r.sector, segs, false)) answer(*st);
+        return;
     }
     case BLKIF_OP_DISCARD: {
-        if (!d.discard || d.readonly) return BLKIF_RSP_EOPNOTSUPP;
-        if (r.sector > d.sectors || r.nr_sectors > d.sectors - r.sector) return BLKIF_RSP_ERROR;
+        if (!d.discard || d.readonly) return answer(BLKIF_RSP_EOPNOTSUPP);
+        if (r.sector > d.sectors || r.nr_sectors > d.sectors - r.sector) return answer(BLKIF_RSP_ERROR);
         std::uint64_t range[2] = {r.sector * sector_size, r.nr_sectors * sector_size};
         int rc = d.block_device ? ::ioctl(d.file.raw(), BLKDISCARD, range)
                                 : ::fallocate(d.file.raw(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                                               static_cast<off_t>(range[0]), static_cast<off_t>(range[1]));
-        return rc == 0 ? BLKIF_RSP_OKAY : BLKIF_RSP_ERROR;
+        return answer(rc == 0 ? BLKIF_RSP_OKAY : BLKIF_RSP_ERROR);
     }
-    default:
-        // BLKIF_OP_WRITE_BARRIER is not advertised (feature-barrier = 0), nor is anything else.
-        return BLKIF_RSP_EOPNOTSUPP;
+    default: return answer(BLKIF_RSP_EOPNOTSUPP);
     }
 }
 
 // Checks every segment and the whole range before touching the image: a request that names
 // a sector past the end, or a segment outside its page, is answered with an error and does
-// nothing.
-std::int16_t VbdBackend::transfer(Device& d, bool write, std::uint64_t sector, std::vector<Segment> const& segs) {
+// nothing. Returns the answer if there is one now; otherwise its I/O is on its way.
+std::optional<std::int16_t> VbdBackend::start_rw(Device& d, unsigned qi, std::uint64_t seq, bool write,
+                                                 std::uint64_t sector, std::vector<Segment> const& segs,
+                                                 bool sync_after) {
     if (write && d.readonly) return BLKIF_RSP_ERROR;
-    std::vector<privcmd::Client::GrantSegment> gs;
-    std::uint64_t total = 0;
+    Op op{.dev = {d.domid, d.devid}, .generation = d.generation, .queue = qi, .seq = seq, .expect = 0};
+    op.sync_after = sync_after;
     for (auto const& s : segs) {
         if (s.first_sect > s.last_sect || s.last_sect >= 4096 / sector_size) return BLKIF_RSP_ERROR;
         auto len = static_cast<std::uint16_t>((s.last_sect - s.first_sect + 1) * sector_size);
-        gs.push_back({s.gref, static_cast<std::uint16_t>(s.first_sect * sector_size), len});
-        total += len;
+        op.gs.push_back({s.gref, static_cast<std::uint16_t>(s.first_sect * sector_size), len});
+        op.expect += len;
     }
-    if (sector > d.sectors || total / sector_size > d.sectors - sector) return BLKIF_RSP_ERROR;
-    auto const off = static_cast<off_t>(sector * sector_size);
-    if (d.persistent) {
-        // Straight between the image and the guest's pages: no copy through buf_ and no call
-        // to kxend once the grants are mapped.
-        std::vector<iovec> iov;
-        if (mapped_iov(d, gs, iov)) {
-            ssize_t const n = write ? ::pwritev(d.file.raw(), iov.data(), static_cast<int>(iov.size()), off)
-                                    : ::preadv(d.file.raw(), iov.data(), static_cast<int>(iov.size()), off);
-            return n == static_cast<ssize_t>(total) ? BLKIF_RSP_OKAY : BLKIF_RSP_ERROR;
+    if (sector > d.sectors || op.expect / sector_size > d.sectors - sector) return BLKIF_RSP_ERROR;
+    // Straight between the image and the guest's pages when they are mapped; through a
+    // buffer of ours and a grant copy otherwise.
+    if (!d.persistent || !mapped_iov(d, op.gs, op.iov)) {
+        if (!spare_bufs_.empty()) {
+            op.buf = std::move(spare_bufs_.back());
+            spare_bufs_.pop_back();
         }
+        op.buf.resize(op.expect);
+        if (write && c_.grant_copy_segments(d.domid, op.gs, op.buf.data(), false) != GNTST_okay) {
+            spare_bufs_.push_back(std::move(op.buf));
+            return BLKIF_RSP_ERROR;
+        }
+        op.iov.assign(1, iovec{op.buf.data(), op.buf.size()});
+        op.copy_out = !write;
     }
-    if (write) {
-        if (c_.grant_copy_segments(d.domid, gs, buf_.data(), false) != GNTST_okay) return BLKIF_RSP_ERROR;
-        if (::pwrite(d.file.raw(), buf_.data(), total, off) != static_cast<ssize_t>(total)) return BLKIF_RSP_ERROR;
-    } else {
-        if (::pread(d.file.raw(), buf_.data(), total, off) != static_cast<ssize_t>(total)) return BLKIF_RSP_ERROR;
-        if (c_.grant_copy_segments(d.domid, gs, buf_.data(), true) != GNTST_okay) return BLKIF_RSP_ERROR;
+    op.offset = sector * sector_size;
+    std::uint64_t const tag = next_tag_++;
+    ops_.emplace(tag, std::move(op));
+    ++d.inflight;
+    issue(tag, write, false);
+    return std::nullopt;
+}
+
+// To io_uring, or without one done here and now.
+void VbdBackend::issue(std::uint64_t tag, bool write, bool flush) {
+    Op& op = ops_.at(tag);
+    int const fd = devices_.at(op.dev).file.raw();
+    if (uring_) {
+        if (flush) uring_->fdatasync(fd, tag, true);
+        else if (write) uring_->writev(fd, op.iov, op.offset, tag);
+        else uring_->readv(fd, op.iov, op.offset, tag);
+        return;
     }
-    return BLKIF_RSP_OKAY;
+    ssize_t n;
+    if (flush) n = ::fdatasync(fd);
+    else if (write) n = ::pwritev(fd, op.iov.data(), static_cast<int>(op.iov.size()), static_cast<off_t>(op.offset));
+    else n = ::preadv(fd, op.iov.data(), static_cast<int>(op.iov.size()), static_cast<off_t>(op.offset));
+    finish(tag, n < 0 ? -errno : static_cast<std::int32_t>(n));
+}
+
+void VbdBackend::finish(std::uint64_t tag, std::int32_t result) {
+    auto it = ops_.find(tag);
+    if (it == ops_.end()) return;
+    Op op = std::move(it->second);
+    ops_.erase(it);
+    auto give_back = [&] {
+        if (op.buf.capacity() && spare_bufs_.size() < 64) spare_bufs_.push_back(std::move(op.buf));
+    };
+    auto d = devices_.find(op.dev);
+    if (d == devices_.end() || op.generation != d->second.generation) return give_back();
+    Device& dev = d->second;
+    --dev.inflight;
+    std::int16_t st = result >= 0 && static_cast<std::uint64_t>(result) == op.expect ? BLKIF_RSP_OKAY : BLKIF_RSP_ERROR;
+    if (st == BLKIF_RSP_OKAY && op.copy_out &&
+        c_.grant_copy_segments(dev.domid, op.gs, op.buf.data(), true) != GNTST_okay)
+        st = BLKIF_RSP_ERROR;
+    give_back();
+    if (st == BLKIF_RSP_OKAY && op.sync_after && ::fdatasync(dev.file.raw()) != 0) st = BLKIF_RSP_ERROR;
+    complete(dev, op.queue, op.seq, st);
+    if (uring_) touched_.push_back({op.dev, op.queue});
+    else publish(dev, op.queue);
+}
+
+void VbdBackend::complete(Device& d, unsigned qi, std::uint64_t seq, std::int16_t status) {
+    if (qi >= d.queues.size()) return;
+    Queue& q = d.queues[qi];
+    if (seq < q.first_seq || seq - q.first_seq >= q.taken.size()) return;
+    auto& t = q.taken[seq - q.first_seq];
+    t.done = true;
+    t.status = status;
+}
+
+// The answers at the front of the queue, in request order, then one notification.
+void VbdBackend::publish(Device& d, unsigned qi) {
+    if (qi >= d.queues.size() || !d.queues[qi].ring) return;
+    Queue& q = d.queues[qi];
+    bool any = false;
+    while (!q.taken.empty() && q.taken.front().done) {
+        q.ring->respond(q.taken.front().id, q.taken.front().op, q.taken.front().status);
+        q.taken.pop_front();
+        ++q.first_seq;
+        any = true;
+    }
+    if (any && q.ring->push_responses()) (void)c_.evtchn_notify(q.port->port);
+}
+
+void VbdBackend::reap() {
+    while (uring_->reap(false, [&](std::uint64_t tag, std::int32_t res) { finish(tag, res); })) {}
+    auto touched = std::exchange(touched_, {});
+    std::sort(touched.begin(), touched.end());
+    touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+    for (auto const& [key, qi] : touched)
+        if (auto d = devices_.find(key); d != devices_.end()) publish(d->second, qi);
+}
+
+void VbdBackend::drain() {
+    if (!uring_) return;
+    while (!ops_.empty()) {
+        uring_->submit();
+        uring_->reap(true, [&](std::uint64_t tag, std::int32_t res) { finish(tag, res); });
+    }
+    reap();
 }
 
 bool VbdBackend::mapped_iov(Device& d, std::span<privcmd::Client::GrantSegment const> segs, std::vector<iovec>& iov) {
