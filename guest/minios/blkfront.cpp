@@ -6,6 +6,7 @@
 #include "fmt.hpp"
 #include "gnttab.hpp"
 #include "lib.hpp"
+#include "sched.hpp"
 #include "time.hpp"
 #include "x86.hpp"
 #include "xenbus.hpp"
@@ -107,26 +108,33 @@ long wait_state(Device const& d, long want, uint64_t deadline) {
     }
 }
 
-long publish(Device& d) {
-    char ref[16], port[16], path[128];
-    fmt::format(ref, sizeof ref, "%u", d.ring_ref);
-    fmt::format(port, sizeof port, "%u", d.port);
+long publish(Device const* qs, unsigned n) {
+    Device const& d = qs[0];
     for (unsigned attempt = 0; attempt < 16; ++attempt) {
         uint32_t tx;
         long rc = xenbus::transaction_start(&tx);
         if (rc < 0) return failed(rc, "transaction_start: %s", xenbus::last_error());
-        struct {
-            const char* key;
-            const char* value;
-        } const nodes[] = {{"ring-ref", ref},
-                           {"event-channel", port},
-                           {"protocol", XEN_IO_PROTO_ABI_X86_64},
-                           {"feature-persistent", d.want_persistent ? "1" : "0"},
-                           {"state", "3"}};
-        for (auto const& n : nodes) {
-            fmt::format(path, sizeof path, "%s/%s", d.frontend, n.key);
-            if ((rc = xenbus::write(tx, path, n.value)) < 0) break;
+        auto put = [&](const char* key, const char* value) {
+            char path[128];
+            fmt::format(path, sizeof path, "%s/%s", d.frontend, key);
+            if (rc >= 0) rc = xenbus::write(tx, path, value);
+        };
+        char value[16], key[48];
+        if (n > 1) {
+            fmt::format(value, sizeof value, "%u", n);
+            put("multi-queue-num-queues", value);
         }
+        for (unsigned q = 0; q < n; ++q) {
+            fmt::format(key, sizeof key, n > 1 ? "queue-%u/ring-ref" : "ring-ref", q);
+            fmt::format(value, sizeof value, "%u", qs[q].ring_ref);
+            put(key, value);
+            fmt::format(key, sizeof key, n > 1 ? "queue-%u/event-channel" : "event-channel", q);
+            fmt::format(value, sizeof value, "%u", qs[q].port);
+            put(key, value);
+        }
+        put("protocol", XEN_IO_PROTO_ABI_X86_64);
+        put("feature-persistent", d.want_persistent ? "1" : "0");
+        put("state", "3");
         if (rc < 0) {
             xenbus::transaction_end(tx, false);
             return failed(rc, "writing the frontend nodes: %s", xenbus::last_error());
@@ -146,7 +154,13 @@ const char* last_error() { return error; }
 long backend_state(Device const& d) { return state_of(d.backend); }
 
 long connect(Device& d, uint32_t devid, uint64_t ring_gfn, uint64_t timeout_ns) {
+    return connect_queues(&d, 1, devid, &ring_gfn, timeout_ns);
+}
+
+long connect_queues(Device* qs, unsigned n, uint32_t devid, uint64_t const* ring_gfns, uint64_t timeout_ns) {
+    Device& d = qs[0];
     uint64_t const deadline = time::now_ns() + timeout_ns;
+    if (!n) return failed(-XEN_EINVAL, "no queues");
     if (!xenbus::ready())
         if (long rc = xenbus::init(); rc < 0) return failed(rc, "xenbus: %s", xenbus::last_error());
     if (!devid) {
@@ -175,21 +189,38 @@ long connect(Device& d, uint32_t devid, uint64_t ring_gfn, uint64_t timeout_ns) 
     d.flush = read_u64(d.backend, "feature-flush-cache", &v) == 0 && v;
     d.discard = read_u64(d.backend, "feature-discard", &v) == 0 && v;
     d.persistent = d.want_persistent && read_u64(d.backend, "feature-persistent", &v) == 0 && v;
+    d.max_queues = read_u64(d.backend, "multi-queue-max-queues", &v) < 0 ? 1 : uint32_t(v);
+    if (n > 1 && n > d.max_queues) return failed(-XEN_EINVAL, "%u queues; the backend offers %u", n, d.max_queues);
     drop_pgrants();
 
-    d.sring = reinterpret_cast<blkif_sring*>(ring_gfn << 12);
-    memset(d.sring, 0, 4096);
-    d.sring->req_event = 1;
-    d.sring->rsp_event = 1;
-    d.req_prod_pvt = d.rsp_cons = 0;
-    long ref = gnttab::grant_access(d.backend_id, ring_gfn, false);
-    if (ref < 0) return failed(ref, "granting the ring page: %ld", ref);
-    d.ring_ref = grant_ref_t(ref);
-    long port = evtchn::alloc_unbound(d.backend_id);
-    if (port < 0) return failed(port, "alloc_unbound(%u): %ld", d.backend_id, port);
-    d.port = evtchn_port_t(port);
-    if (long rc = publish(d); rc < 0) return rc;
+    for (unsigned q = 0; q < n; ++q) {
+        Device& e = qs[q];
+        if (q) e = d;   // each queue is a Device of its own that knows the disk as queue 0 does
+        e.sring = reinterpret_cast<blkif_sring*>(ring_gfns[q] << 12);
+        memset(e.sring, 0, 4096);
+        e.sring->req_event = 1;
+        e.sring->rsp_event = 1;
+        e.req_prod_pvt = e.rsp_cons = 0;
+        long ref = gnttab::grant_access(d.backend_id, ring_gfns[q], false);
+        if (ref < 0) return failed(ref, "granting the ring page: %ld", ref);
+        e.ring_ref = grant_ref_t(ref);
+        long port = evtchn::alloc_unbound(d.backend_id);
+        if (port < 0) return failed(port, "alloc_unbound(%u): %ld", d.backend_id, port);
+        e.port = evtchn_port_t(port);
+    }
+    if (long rc = publish(qs, n); rc < 0) return rc;
     return wait_state(d, XenbusStateConnected, deadline);
+}
+
+bool wait_any(Device* qs, unsigned n, uint64_t deadline_ns) {
+    for (;;) {
+        uint64_t const seen = evtchn::upcalls();
+        for (unsigned q = 0; q < n; ++q)
+            if (qs[q].rsp_cons != load(&qs[q].sring->rsp_prod) || evtchn::take(qs[q].port)) return true;
+        if (time::now_ns() >= deadline_ns) return false;
+        sched::timer_by(deadline_ns);
+        sched::block_since(seen);
+    }
 }
 
 uint32_t free_slots(Device const& d) { return kRingSize - (d.req_prod_pvt - d.rsp_cons); }

@@ -32,6 +32,7 @@ struct Device {
     uint32_t max_indirect = 0;      // feature-max-indirect-segments (0: none)
     bool flush = false;             // feature-flush-cache
     bool discard = false;           // feature-discard
+    uint32_t max_queues = 1;        // multi-queue-max-queues
     bool want_persistent = true;    // offer feature-persistent
     bool persistent = false;        // both offered it
 
@@ -45,6 +46,12 @@ struct Device {
 // devid 0: the first entry under device/vbd. `ring_gfn`: a free page of ours for the ring.
 // 0 or a negative Xen errno; last_error() says which step failed.
 long connect(Device& d, uint32_t devid, uint64_t ring_gfn, uint64_t timeout_ns);
+// Multi-queue: `n` rings (up to the backend's multi-queue-max-queues), qs[i] on page
+// ring_gfns[i]; each is a Device of its own for requests (qs[0]'s settings, e.g.
+// want_persistent, count for all). n == 1 is connect().
+long connect_queues(Device* qs, unsigned n, uint32_t devid, uint64_t const* ring_gfns, uint64_t timeout_ns);
+// Waits until any of the queues has a response or an event, or until deadline_ns.
+bool wait_any(Device* qs, unsigned n, uint64_t deadline_ns);
 const char* last_error();
 // The backend's state node (XenbusState*), or < 0.
 long backend_state(Device const& d);

@@ -87,6 +87,23 @@ TEST(Blk, MiniosWritesFlushesAndVerifies) {
     EXPECT_NE(h.kxend_log().find("connected (x86_64 ABI, persistent grants)"), std::string::npos) << h.kxend_log();
 }
 
+// Four rings for one disk (multi-queue): requests spread over them, answered on each.
+TEST(Blk, MultiQueueFrontendUsesFourRings) {
+    KXEN_REQUIRE_ACCEL();
+    Host h;
+    ASSERT_TRUE(h.started());
+    auto img = image(h, "mq", 20 * MiB);
+    auto r = h.create("mq", "test=blk size=16 seed=21 queues=4 qd=8 pattern=random", {"memory=32", disk(img)});
+    ASSERT_EQ(r.status, 0) << r.out;
+    ASSERT_TRUE(h.wait_console("mq", "KXEN-TEST blk PASS", 180s)) << h.console_log("mq") << h.kxend_log();
+    ASSERT_TRUE(h.wait_gone("mq", 30s));
+    auto d = read_all(img);
+    EXPECT_EQ(first_bad_sector(d, 16 * MiB / 512, 21), 16 * MiB / 512);
+    EXPECT_EQ(first_not(d, 16 * MiB, d.size(), 0), d.size());
+    EXPECT_NE(h.kxend_log().find("persistent grants, 4 queues)"), std::string::npos) << h.kxend_log();
+    EXPECT_NE(h.console_log("mq").find("queues 4 of 4"), std::string::npos) << h.console_log("mq");
+}
+
 // A frontend that does not offer feature-persistent: every segment is a grant of its own,
 // copied by kxend, and each is ended when its request completes (blk fails otherwise).
 TEST(Blk, FrontendWithoutPersistentGrants) {

@@ -1,12 +1,14 @@
 // blk and blk-hostile: the PV block frontend (blkfront.hpp) against the backend.
 //
 //   test=blk [size=<MiB>] [qd=N] [indirect=0|1] [segs=N] [pattern=seq|random] [seed=N] [persistent=0|1]
+//            [queues=1..4]
 // writes `size` MiB from sector 0, each 512-byte sector filled with pattern_word() of its
 // number (the host checks the image with the same function), flushes, reads it all back in
 // order and checks it; pattern=random writes in a shuffled order of requests and adds a
 // shuffled read pass. `qd` requests in flight (8), `segs` pages per request (256 with
 // indirect segments, 11 without; fewer if grant entries run short). persistent=0 does not
-// offer feature-persistent (every blk test offers it by default).
+// offer feature-persistent (every blk test offers it by default). queues=N spreads the
+// requests over N rings (multi-queue), request k on ring k % N.
 //
 //   test=blk-loop [rounds=N] [regions=K] [kib=N]
 // rounds of one write and one flush: round r writes `kib` KiB (256) of seed r's pattern to
@@ -84,14 +86,17 @@ void check(uint64_t const* p, uint64_t sector, uint32_t n, uint64_t seed) {
     }
 }
 
-void connect(blkfront::Device& d, Pages& pages, uint64_t timeout) {
+void connect(blkfront::Device* qs, unsigned nq, Pages& pages, uint64_t timeout) {
+    blkfront::Device& d = qs[0];
     d.want_persistent = opt("persistent", 1) != 0;
-    long rc = blkfront::connect(d, 0, pages.take(1), timeout);
+    uint64_t rings[4];
+    for (unsigned q = 0; q < nq; ++q) rings[q] = pages.take(1);
+    long rc = blkfront::connect_queues(qs, nq, 0, rings, timeout);
     if (rc < 0) fail("connect: %ld: %s", rc, blkfront::last_error());
     console::println("%s: %s -> %s (domain %u): %lu sectors, info %u, indirect %u, flush %d, discard %d, port %u, "
-                     "ring-ref %u, persistent grants %d",
+                     "ring-ref %u, persistent grants %d, queues %u of %u",
                      current(), d.frontend, d.backend, d.backend_id, d.sectors, d.info, d.max_indirect, d.flush,
-                     d.discard, d.port, d.ring_ref, d.persistent);
+                     d.discard, d.port, d.ring_ref, d.persistent, nq, d.max_queues);
 }
 
 struct Slot {
@@ -102,7 +107,8 @@ struct Slot {
 };
 
 struct Run {
-    blkfront::Device& d;
+    blkfront::Device* qs;   // slot k goes on queue k % nq
+    uint32_t nq;
     Slot* slots;
     uint32_t qd, per_req;  // sectors per request
     uint64_t seed, timeout;
@@ -116,8 +122,11 @@ struct Run {
         if (!busy) return false;
         blkif_response rsp;
         uint64_t const deadline = time::now_ns() + timeout;
-        while (!blkfront::take_response(d, &rsp))
-            if (!blkfront::wait(d, deadline)) fail("no response within the timeout (%u in flight)", busy);
+        for (uint32_t q = 0;; q = (q + 1) % nq) {
+            if (blkfront::take_response(qs[q], &rsp)) break;
+            if (q == nq - 1 && !blkfront::wait_any(qs, nq, deadline))
+                fail("no response within the timeout (%u in flight)", busy);
+        }
         if (rsp.id >= qd || !slots[rsp.id].busy) fail("response with unknown id %lu", rsp.id);
         Slot& s = slots[rsp.id];
         if (rsp.status != BLKIF_RSP_OKAY)
@@ -139,7 +148,7 @@ struct Run {
                 for (uint32_t k = 0; k < qd && !s; ++k)
                     if (!slots[k].busy) s = &slots[k];
                 if (s) break;
-                blkfront::push(d);
+                for (uint32_t q = 0; q < nq; ++q) blkfront::push(qs[q]);
                 reap(true);
             }
             uint64_t const chunk = order ? order[i] : i;
@@ -152,15 +161,16 @@ struct Run {
             s->io.gfns = s->gfns;
             s->io.indirect_gfns = &s->indirect_gfn;
             if (write) fill(data(*s), sector, n, seed);
-            if (long rc = blkfront::submit(d, s->io); rc < 0) fail("submit: %ld", rc);
+            if (long rc = blkfront::submit(qs[(s - slots) % nq], s->io); rc < 0) fail("submit: %ld", rc);
             s->busy = true;
         }
-        blkfront::push(d);
+        for (uint32_t q = 0; q < nq; ++q) blkfront::push(qs[q]);
         while (reap(true)) {
         }
     }
 
     void flush() {
+        blkfront::Device& d = qs[0];
         if (blkfront::submit_flush(d, 1000) < 0) fail("no slot for the flush");
         blkfront::push(d);
         blkif_response rsp;
@@ -185,8 +195,11 @@ void blk() {
     setup_gnttab(4);
     Pages pages;
     pages.init();
-    blkfront::Device d;
-    connect(d, pages, timeout);
+    uint64_t const nq = opt("queues", 1);
+    if (!nq || nq > 4) fail("queues=%lu: 1..4", nq);
+    blkfront::Device qs[4];
+    blkfront::Device& d = qs[0];
+    connect(qs, unsigned(nq), pages, timeout);
 
     uint64_t const size_mib = opt("size", 8), qd = opt("qd", 8), seed = opt("seed", 1);
     uint64_t const indirect = opt("indirect", d.max_indirect ? 1 : 0);
@@ -237,7 +250,7 @@ void blk() {
                      segs > BLKIF_MAX_SEGMENTS_PER_REQUEST ? "indirect" : "direct", random ? "random" : "seq", seed);
     running();
 
-    Run run{d, slots, uint32_t(qd), per_req, seed, timeout};
+    Run run{qs, uint32_t(nq), slots, uint32_t(qd), per_req, seed, timeout};
     uint64_t t0 = time::now_ns();
     run.pass(true, total, order, chunks);
     uint64_t t1 = time::now_ns();
@@ -437,7 +450,7 @@ void blk_hostile() {
     Pages pages;
     pages.init();
     blkfront::Device d;
-    connect(d, pages, timeout);
+    connect(&d, 1, pages, timeout);
     if (ro != ((d.info & VDISK_READONLY) != 0)) fail("ro=%d but the backend's info is %u", ro, d.info);
     running();
 
