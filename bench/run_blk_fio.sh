@@ -137,6 +137,11 @@ for label in order:
     p, c, h = med[(label, "persistent")], med[(label, "copy")], med[(label, "fio")]
     print("%-18s %15.0f %9.1f %10.0f %9.1f %10.0f %9.1f %15.4f %9.4f" % (
         label, p[0], p[1] / 1e6, c[0], c[1] / 1e6, h[0], h[1] / 1e6, p[0] / h[0], c[0] / h[0]))
+print("IOPS over the rounds, min-max:")
+for label in order:
+    print("%-18s" % label, "   ".join("%s %.0f-%.0f" % (side, min(v[0] for v in rows[(label, side)]),
+                                                      max(v[0] for v in rows[(label, side)]))
+                                    for side in ("persistent", "copy", "fio")))
 for w in warn:
     print("warning:", w)
 EOF
