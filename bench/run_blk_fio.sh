@@ -78,8 +78,8 @@ run_minios() {   # round persistent rw pattern kib qd -> "iops bytes/s persisten
 
 run_fio() {   # rw pattern kib qd -> "iops bytes/s"
     case $1-$2 in read-random) mode=randread ;; write-random) mode=randwrite ;; *) mode=$1 ;; esac
-    fio --name=blk --filename="$img" --rw=$mode --bs=$3k --iodepth=$4 --ioengine=$engine --direct=0 \
-        --invalidate=0 --size=${size_mib}m --time_based --runtime=$seconds --output-format=json \
+    fio --name=blk --filename="$img" --rw="$mode" --bs="$3k" --iodepth="$4" --ioengine=$engine --direct=0 \
+        --invalidate=0 --size=${size_mib}m --time_based --runtime="$seconds" --output-format=json \
         --output="$dir/fio.json" >"$dir/fio.out" 2>&1 || { echo "run_blk_fio.sh: fio failed:" >&2; cat "$dir/fio.out" >&2; return 1; }
     python3 -c '
 import json, sys
@@ -104,9 +104,9 @@ EOF
         esac
         for side in $sides; do
             case $side in
-            persistent) r=$(run_minios $round 1 $rw $pattern $kib $qd) ;;
-            copy) r=$(run_minios $round 0 $rw $pattern $kib $qd) ;;
-            fio) r=$(run_fio $rw $pattern $kib $qd) ;;
+            persistent) r=$(run_minios $round 1 "$rw" "$pattern" "$kib" "$qd") ;;
+            copy) r=$(run_minios $round 0 "$rw" "$pattern" "$kib" "$qd") ;;
+            fio) r=$(run_fio "$rw" "$pattern" "$kib" "$qd") ;;
             esac
             echo "$label $side $round $r" >>"$results"
         done
