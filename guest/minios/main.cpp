@@ -26,6 +26,7 @@ constexpr tests::Test kTests[] = {
     {"dirty", tests::dirty},   {"cpu-loop", tests::cpu_loop},
     {"xs-loop", tests::xs_loop}, {"console-lines", tests::console_lines},
     {"blk", tests::blk},       {"blk-hostile", tests::blk_hostile}, {"blk-loop", tests::blk_loop},
+    {"blk-bench", tests::blk_bench},
 };
 
 constinit const char* test_name = "?";

@@ -51,5 +51,6 @@ void console_lines();
 void blk();
 void blk_hostile();
 void blk_loop();
+void blk_bench();
 
 }  // namespace minios::tests

@@ -1,0 +1,75 @@
+// minios's test=blk-bench (bench/run_blk_fio.sh's guest side) runs both ways it is measured,
+// reports what it did, and its writes land in the span it was given. No rate is checked.
+#include <gtest/gtest.h>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <regex>
+#include <string>
+#include <vector>
+#include "host.hpp"
+
+using namespace kxen::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::uintmax_t MiB = 1 << 20;
+
+std::filesystem::path filled_image(Host const& h, std::string const& name, std::uintmax_t bytes, char fill) {
+    auto p = h.dir() / (name + ".img");
+    std::ofstream f(p, std::ios::binary);
+    std::vector<char> chunk(MiB, fill);
+    for (std::uintmax_t done = 0; done < bytes; done += MiB) f.write(chunk.data(), MiB);
+    return p;
+}
+
+// The guest's result line: rw, pattern, kib, qd, persistent, ios, bytes, ms.
+bool result(std::string const& log, std::smatch& m) {
+    static std::regex const line(
+        R"(blk-bench: rw=(\w+) pattern=(\w+) kib=(\d+) qd=(\d+) persistent=(\d) ios=(\d+) bytes=(\d+) ms=(\d+) iops=\d+ kbps=\d+)");
+    return std::regex_search(log, m, line);
+}
+
+} // namespace
+
+TEST(BlkBench, ReadsAndWritesWithAndWithoutPersistentGrants) {
+    KXEN_REQUIRE_ACCEL();
+    Host h;
+    ASSERT_TRUE(h.started());
+    auto img = filled_image(h, "bench", 8 * MiB, 0x11);
+    std::string const disk = "disk=['" + img.string() + ",raw,xvda,rw']";
+
+    ASSERT_EQ(h.create("rd", "test=blk-bench rw=read pattern=random kib=4 qd=8 seconds=1 persistent=1", {"memory=32", disk}).status, 0);
+    ASSERT_TRUE(h.wait_console("rd", "KXEN-TEST blk-bench PASS", 120s)) << h.console_log("rd") << h.kxend_log();
+    ASSERT_TRUE(h.wait_gone("rd", 30s));
+    std::string const rd_log = h.console_log("rd");
+    std::smatch m;
+    ASSERT_TRUE(result(rd_log, m)) << rd_log;
+    EXPECT_EQ(m[1], "read");
+    EXPECT_EQ(m[2], "random");
+    EXPECT_EQ(m[3], "4");
+    EXPECT_EQ(m[4], "8");
+    EXPECT_EQ(m[5], "1") << "persistent grants were not agreed on";
+    EXPECT_GT(std::stoull(m[6]), 0u);
+    EXPECT_EQ(std::stoull(m[7]), std::stoull(m[6]) * 4096);
+    EXPECT_GE(std::stoull(m[8]), 1000u);
+
+    // 1 MiB requests are indirect; size=4 keeps them to the first 4 MiB.
+    ASSERT_EQ(h.create("wr", "test=blk-bench rw=write pattern=seq kib=1024 qd=4 size=4 seconds=1 persistent=0", {"memory=32", disk}).status, 0);
+    ASSERT_TRUE(h.wait_console("wr", "KXEN-TEST blk-bench PASS", 120s)) << h.console_log("wr") << h.kxend_log();
+    ASSERT_TRUE(h.wait_gone("wr", 30s));
+    std::string const wr_log = h.console_log("wr");
+    ASSERT_TRUE(result(wr_log, m)) << wr_log;
+    EXPECT_EQ(m[1], "write");
+    EXPECT_EQ(m[5], "0");
+    EXPECT_GT(std::stoull(m[6]), 0u);
+
+    std::ifstream f(img, std::ios::binary);
+    std::vector<unsigned char> d{std::istreambuf_iterator<char>(f), {}};
+    ASSERT_EQ(d.size(), 8 * MiB);
+    for (std::size_t i = 0; i < d.size(); ++i)
+        ASSERT_EQ(d[i], i < 4 * MiB ? 0xa5 : 0x11) << "byte " << i;
+}
