@@ -25,6 +25,7 @@
 // backend must close the device. Its one legitimate write: page 0 (sectors 0..7) = 0x5a,
 // unless ro=1, where writes must fail.
 #include "../blkfront.hpp"
+#include "blk_common.hpp"
 #include "../boot_info.hpp"
 #include "../cmdline.hpp"
 #include "../evtchn.hpp"
@@ -37,36 +38,10 @@
 #include "test.hpp"
 #include "xen_common.hpp"
 
-extern "C" char _end[];
-
 namespace minios::tests {
 namespace {
 
-constexpr uint64_t kPage = 4096;
-
-// Free pages above the image, handed out once.
-struct Pages {
-    uint64_t next = 0, end = 0;
-    void init() {
-        next = (uint64_t(_end) + kPage - 1) / kPage;
-        uint64_t const top = boot_info::info.ram_top;
-        end = (top > (4ull << 30) ? (4ull << 30) : top) / kPage;  // paging.cpp identity-maps 0..4 GiB
-    }
-    uint64_t left() const { return end - next; }
-    uint64_t take(uint64_t n) {
-        if (n > left()) fail("out of RAM: %lu pages wanted, %lu left", n, left());
-        uint64_t const g = next;
-        next += n;
-        return g;
-    }
-};
-
-
-uint64_t opt(const char* key, uint64_t dflt) {
-    uint64_t v;
-    if (!cmdline::get_u64(key, dflt, &v)) fail("bad %s=", key);
-    return v;
-}
+using namespace blk_common;
 
 // The content of 8-byte word `w` (0..63) of sector `s`; tests/integration/blk_test.cpp has the same.
 inline uint64_t pattern_word(uint64_t s, uint64_t w, uint64_t seed) { return (s * 0x9E3779B97F4A7C15ull) ^ w ^ seed; }

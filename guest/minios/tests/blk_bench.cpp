@@ -13,6 +13,7 @@
 // whether both sides agreed on it):
 //   blk-bench: rw=read pattern=random kib=4 qd=32 persistent=1 ios=N bytes=N ms=N iops=N kbps=N
 #include "../blkfront.hpp"
+#include "blk_common.hpp"
 #include "../boot_info.hpp"
 #include "../cmdline.hpp"
 #include "../console.hpp"
@@ -22,18 +23,10 @@
 #include "test.hpp"
 #include "xen_common.hpp"
 
-extern "C" char _end[];
-
 namespace minios::tests {
 namespace {
 
-constexpr uint64_t kPage = 4096;
-
-uint64_t arg(const char* key, uint64_t dflt) {
-    uint64_t v;
-    if (!cmdline::get_u64(key, dflt, &v)) fail("bad %s=", key);
-    return v;
-}
+using namespace blk_common;
 
 // Either of two words, or the first when absent.
 bool arg_is_second(const char* key, const char* first, const char* second) {
@@ -56,24 +49,18 @@ void blk_bench() {
     uint64_t const timeout = timeout_ns(30000);
     bool const write = arg_is_second("rw", "read", "write");
     bool const random = !arg_is_second("pattern", "random", "seq");
-    uint64_t const kib = arg("kib", 4), qd = arg("qd", 1), seconds = arg("seconds", 5), seed = arg("seed", 1);
+    uint64_t const kib = opt("kib", 4), qd = opt("qd", 1), seconds = opt("seconds", 5), seed = opt("seed", 1);
     if (kib < 4 || kib % 4 || kib / 4 > blkfront::kMaxPages) fail("kib=%lu: a multiple of 4 from 4 to %u", kib, blkfront::kMaxPages * 4);
     if (!qd || qd > 32) fail("qd=%lu: 1..32", qd);
     if (!seconds) fail("seconds=0");
     setup_gnttab(gnttab::kMaxFrames);
 
-    // Free pages above the image (paging.cpp identity-maps the first 4 GiB), taken once.
-    uint64_t next_gfn = (uint64_t(_end) + kPage - 1) / kPage;
-    uint64_t const top = boot_info::info.ram_top < (4ull << 30) ? boot_info::info.ram_top : (4ull << 30);
-    auto take = [&](uint64_t n) {
-        if (next_gfn + n > top / kPage) fail("out of RAM: %lu pages wanted, %lu left", n, top / kPage - next_gfn);
-        uint64_t const g = next_gfn;
-        next_gfn += n;
-        return g;
-    };
+    Pages free_pages;
+    free_pages.init();
+    auto take = [&](uint64_t n) { return free_pages.take(n); };
 
     blkfront::Device d;
-    d.want_persistent = arg("persistent", 1) != 0;
+    d.want_persistent = opt("persistent", 1) != 0;
     if (long rc = blkfront::connect(d, 0, take(1), timeout); rc < 0) fail("connect: %ld: %s", rc, blkfront::last_error());
     uint64_t const pages = kib / 4, per_req = kib * 2;
     bool const indirect = pages > BLKIF_MAX_SEGMENTS_PER_REQUEST;
@@ -83,7 +70,7 @@ void blk_bench() {
     if (grants > gnttab::nr_entries() - GNTTAB_NR_RESERVED_ENTRIES)
         fail("qd=%lu x kib=%lu needs %lu grant entries; the table has %u", qd, kib, grants,
              gnttab::nr_entries() - GNTTAB_NR_RESERVED_ENTRIES);
-    uint64_t const span = arg("size", d.sectors / 2048) * 2048;
+    uint64_t const span = opt("size", d.sectors / 2048) * 2048;
     uint64_t const chunks = span / per_req;
     if (!chunks || span > d.sectors) fail("size=%lu MiB: the disk has %lu sectors", span / 2048, d.sectors);
 
