@@ -141,6 +141,17 @@ auto XlCfg::apply_overrides(std::span<std::string const> args) -> std::expected<
     return {};
 }
 
+std::string quote_cfg_string(std::string_view s) {
+    std::string out = "'";
+    for (char c : s) {
+        auto const u = static_cast<unsigned char>(c);
+        if (c == '\'' || c == '\\') out += {'\\', c};
+        else if (u < 0x20 || u == 0x7f) out += fmt::format("\\x{:02x}", u);
+        else out += c;
+    }
+    return out + "'";
+}
+
 auto load_xl_cfg(std::filesystem::path const& path) -> std::expected<XlCfg, CfgError> {
     std::string const name = path.string();
     auto fail = [&](std::string why) {

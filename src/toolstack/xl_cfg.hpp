@@ -112,6 +112,10 @@ inline constexpr std::string_view command_line_source = "<command line>";
 auto parse_xl_cfg(std::string_view text, std::string filename)
     -> std::expected<XlCfg, CfgError>;
 
+// `s` as an xl.cfg string that reads back as `s`: single-quoted, with the escapes the lexer
+// takes for quotes, backslashes and control characters. `s` holds no NUL (nothing can say it).
+std::string quote_cfg_string(std::string_view s);
+
 // Far more than any real config (a 100,000-key one is a few MiB); a bound so a config that is
 // not a file, or is absurdly large, is refused instead of read into memory.
 inline constexpr std::size_t max_config_bytes = 64u << 20;

@@ -94,6 +94,15 @@ e = ""
     EXPECT_EQ(str(c, "e"), "");
 }
 
+TEST(XlCfg, QuotedStringsReadBack) {
+    for (std::string_view v : {"", "plain /srv/a b.img", "it's", "back\\slash\\'", "\x01\n\t\x7f\xff end", "\"dq\""}) {
+        auto c = parse_ok("k = " + quote_cfg_string(v) + "\n");
+        EXPECT_EQ(str(c, "k"), v);
+        auto l = parse_ok("k = [ " + quote_cfg_string(v) + ", " + quote_cfg_string(v) + " ]\n");
+        EXPECT_EQ(l.get_string_list("k").value().value(), (std::vector<std::string>{std::string{v}, std::string{v}}));
+    }
+}
+
 TEST(XlCfg, LaterSettingWins) {
     auto c = parse_ok("memory = 128\nmemory = 256\n");
     EXPECT_EQ(num(c, "memory"), 256);

@@ -179,4 +179,12 @@ auto parse_disk_spec(std::string_view spec) -> std::expected<DiskSpec, std::stri
     return d;
 }
 
+std::string disk_spec_text(DiskSpec const& d) {
+    std::string s = fmt::format("format=raw, vdev={}, access={}, devtype={}, {}", d.vdev, d.readonly ? "ro" : "rw",
+                                d.cdrom ? "cdrom" : "disk", d.discard ? "discard" : "no-discard");
+    if (d.direct_io_safe) s += ", direct-io-safe";
+    if (!d.backendtype.empty()) s += ", backendtype=" + d.backendtype;
+    return s + ", target=" + d.target;   // last: a target may hold commas
+}
+
 } // namespace kxen::toolstack

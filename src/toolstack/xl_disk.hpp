@@ -25,6 +25,10 @@ struct DiskSpec {
 // xl's wording in error messages: what is wrong, without the file position (the caller adds it).
 auto parse_disk_spec(std::string_view spec) -> std::expected<DiskSpec, std::string>;
 
+// The spec in xl-disk-configuration(5)'s key=value form, which parse_disk_spec reads back as
+// `d` (for a config that has to name the disks a domain has now).
+std::string disk_spec_text(DiskSpec const& d);
+
 // libxl_device_disk_dev_number: xvdX[N], hdX[N], sdX[N] to the Linux device number the
 // frontend is told (xenstore `virtual-device`), which is also the device id.
 auto vdev_devid(std::string_view vdev) -> std::expected<std::uint32_t, std::string>;

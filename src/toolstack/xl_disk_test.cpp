@@ -50,6 +50,24 @@ TEST(DiskSpec, CommonForms) {
     EXPECT_TRUE(d.readonly);
 }
 
+// What disk_spec_text writes, parse_disk_spec reads back unchanged.
+TEST(DiskSpec, TextReadsBackAsTheSameSpec) {
+    for (auto s : {"file:/srv/img,xvda,w", "phy:/dev/sdb,xvdb,r", "vdev=xvdc, access=ro, no-discard, target=/a,b,c",
+                   "/root/image.iso,,hdc,cdrom", ",,hdd,cdrom", "/i,raw,sdb3,rw,direct-io-safe",
+                   "backendtype=qdisk, vdev=xvdz, target=/x y/'q'=\\z"}) {
+        auto const d = ok(s);
+        auto const again = ok(disk_spec_text(d));
+        EXPECT_EQ(again.target, d.target) << s;
+        EXPECT_EQ(again.vdev, d.vdev) << s;
+        EXPECT_EQ(again.devid, d.devid) << s;
+        EXPECT_EQ(again.readonly, d.readonly) << s;
+        EXPECT_EQ(again.cdrom, d.cdrom) << s;
+        EXPECT_EQ(again.discard, d.discard) << s;
+        EXPECT_EQ(again.direct_io_safe, d.direct_io_safe) << s;
+        EXPECT_EQ(again.backendtype, d.backendtype) << s;
+    }
+}
+
 // libxl_device_disk_dev_number.
 TEST(DiskSpec, DeviceNumbers) {
     EXPECT_EQ(vdev_devid("xvda").value(), (202u << 8) | 0);

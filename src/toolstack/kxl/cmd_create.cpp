@@ -1,11 +1,8 @@
 // kxl create: parse the config, build the domain, then (like xl) leave a small process behind
 // that applies on_poweroff/on_reboot/on_crash when the domain shuts down.
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <unistd.h>
 #include <cstdio>
-#include <cstring>
 #include <optional>
 #include <fstream>
 #include <fmt/format.h>
@@ -13,6 +10,7 @@
 #include "common/read_file.hpp"
 #include "toolstack/kxl/domain_create.hpp"
 #include "toolstack/kxl/kxl.hpp"
+#include "toolstack/kxl/vbd_xenstore.hpp"
 
 namespace kxen::kxl {
 namespace ts = toolstack;
@@ -44,22 +42,6 @@ void warn_ignored(std::vector<ts::IgnoredSetting> const& ignored) {
                    ignored.size() - shown);
 }
 
-// A disk whose image cannot be opened as asked fails `create` before any domain exists.
-std::optional<std::string> check_disk_targets(std::vector<ts::DiskSpec> const& disks) {
-    for (auto const& d : disks) {
-        if (d.target.empty()) continue;   // an empty cdrom drive
-        struct stat st {};
-        if (::stat(d.target.c_str(), &st) != 0)
-            return fmt::format("disk {}: '{}': {}", d.vdev, d.target, std::strerror(errno));
-        if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-            return fmt::format("disk {}: '{}': not a regular file or block device", d.vdev, d.target);
-        if (::access(d.target.c_str(), d.readonly ? R_OK : R_OK | W_OK) != 0)
-            return fmt::format("disk {}: '{}': {}{}", d.vdev, d.target, std::strerror(errno),
-                               d.readonly ? "" : " (it is attached read-write)");
-    }
-    return std::nullopt;
-}
-
 } // namespace
 
 int cmd_create(Globals const& g, CreateArgs const& a) {
@@ -77,9 +59,12 @@ int cmd_create(Globals const& g, CreateArgs const& a) {
         fmt::print(stderr, "kxl: {}\n", cfg.error().to_string());
         return 1;
     }
-    if (auto bad = check_disk_targets(cfg->disks)) {
-        fmt::print(stderr, "kxl: {}\n", *bad);
-        return 1;
+    // A disk whose image cannot be opened as asked fails `create` before any domain exists.
+    for (auto const& disk : cfg->disks) {
+        if (auto bad = check_disk_target(disk)) {
+            fmt::print(stderr, "kxl: {}\n", *bad);
+            return 1;
+        }
     }
     cfg->text = config_text(a.config, a.overrides);
     if (!a.quiet) {

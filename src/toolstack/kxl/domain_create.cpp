@@ -148,11 +148,27 @@ std::optional<std::filesystem::path> userdata_path(privcmd::Client& c, std::uint
 } // namespace
 
 void remember_config(privcmd::Client& c, std::uint16_t domid, toolstack::DomainConfig const& cfg) {
+    remember_config(c, domid, cfg.text);
+}
+
+void remember_config(privcmd::Client& c, std::uint16_t domid, std::string const& text) {
     auto path = userdata_path(c, domid);
-    if (!path || cfg.text.empty()) return;
+    if (!path || text.empty()) return;
     std::error_code ec;
     std::filesystem::create_directories(path->parent_path(), ec);
-    std::ofstream(*path, std::ios::trunc) << cfg.text;
+    std::ofstream(*path, std::ios::trunc) << text;
+}
+
+toolstack::DomainConfig current_config(privcmd::Client& c, std::uint16_t domid,
+                                       toolstack::DomainConfig const& fallback) {
+    auto text = remembered_config(c, domid);
+    if (!text || *text == fallback.text) return fallback;
+    auto parsed = toolstack::parse_xl_cfg(*text, "<kept config>");
+    if (!parsed) return fallback;
+    auto cfg = toolstack::domain_config_from(*parsed);
+    if (!cfg) return fallback;
+    cfg->text = std::move(*text);
+    return std::move(*cfg);
 }
 
 std::optional<std::string> remembered_config(privcmd::Client& c, std::uint16_t domid) {
@@ -244,8 +260,10 @@ void monitor_domain(privcmd::Client& c, toolstack::DomainConfig const& cfg, std:
             case toolstack::ShutdownAction::restart:
             case toolstack::ShutdownAction::rename_restart:
             case toolstack::ShutdownAction::coredump_restart: {
+                // With the disks it has now, as xl restarts a domain from its current config.
+                auto const now = current_config(c, domid, cfg);
                 (void)destroy_domain(c, store, domid);
-                auto again = create_domain(c, cfg, false, store);
+                auto again = create_domain(c, now, false, store);
                 if (!again) return;
                 domid = *again;
                 seq = 0;

@@ -48,7 +48,12 @@ std::expected<StoreChannels, std::string> offer_channels(privcmd::Client& c, std
 
 // The config a domain was created from, kept (as xl's userdata) for `kxl save`.
 void remember_config(privcmd::Client& c, std::uint16_t domid, toolstack::DomainConfig const& cfg);
+void remember_config(privcmd::Client& c, std::uint16_t domid, std::string const& text);
 std::optional<std::string> remembered_config(privcmd::Client& c, std::uint16_t domid);
+// The config kept for the domain, which devices added and removed since creation have changed
+// (block-attach, block-detach), as libxl keeps a domain's config; `fallback` if there is none.
+toolstack::DomainConfig current_config(privcmd::Client& c, std::uint16_t domid,
+                                       toolstack::DomainConfig const& fallback);
 
 // xl's per-domain daemon: waits for the domain's shutdown and applies on_poweroff/on_reboot/
 // on_crash (destroy, restart, preserve). Returns when there is nothing left to watch.

@@ -1,8 +1,7 @@
 #include "toolstack/kxl/domain_xenstore.hpp"
-#include <chrono>
-#include <thread>
 #include <ctime>
 #include <fmt/format.h>
+#include "toolstack/kxl/vbd_xenstore.hpp"
 
 namespace kxen::kxl {
 
@@ -37,7 +36,7 @@ xs::Result<void> write_tree(xs::Handle& xs, xs::Transaction t, std::uint16_t dom
 
     // A stale tree of an earlier domain with this id must not leak into the new one.
     (void)xs.rm(dom, t);
-    (void)xs.rm(fmt::format("/local/domain/0/backend/vbd/{}", domid), t);
+    (void)xs.rm(vbd_backend_dir(domid), t);
     for (auto const& p : {dom, vm}) if (auto r = ro(p); !r) return r;
     if (auto r = xs.mkdir(fmt::format("/libxl/{}", domid), t); !r) return r;
     if (auto r = xs.set_perms(fmt::format("/libxl/{}", domid), {P{0, P::none}}, t); !r) return r;
@@ -71,69 +70,11 @@ xs::Result<void> write_tree(xs::Handle& xs, xs::Transaction t, std::uint16_t dom
     };
     for (auto const& [path, value] : nodes)
         if (auto r = put(path, value); !r) return r;
-    // Disks, as libxl__device_disk_add: the backend's half under dom0's tree, which the guest
-    // may read; the frontend's half in the guest's tree, which dom0 (the backend) may read.
-    for (auto const& disk : cfg.disks) {
-        auto const be = fmt::format("/local/domain/0/backend/vbd/{}/{}", domid, disk.devid);
-        auto const fe = fmt::format("{}/device/vbd/{}", dom, disk.devid);
-        if (auto r = xs.mkdir(be, t); !r) return r;
-        if (auto r = xs.set_perms(be, {P{0, P::none}, P{domid, P::read}}, t); !r) return r;
-        if (auto r = xs.mkdir(fe, t); !r) return r;
-        if (auto r = xs.set_perms(fe, {P{domid, P::none}, P{0, P::read}}, t); !r) return r;
-        std::string const devtype = disk.cdrom ? "cdrom" : "disk";
-        std::pair<std::string, std::string> const vbd[] = {
-            {be + "/frontend", fe},
-            {be + "/frontend-id", fmt::format("{}", domid)},
-            {be + "/online", "1"},
-            {be + "/removable", disk.cdrom ? "1" : "0"},
-            {be + "/bootable", "1"},
-            {be + "/params", disk.target},
-            {be + "/mode", disk.readonly ? "r" : "w"},
-            {be + "/type", disk.backendtype == "phy" ? "phy" : "file"},
-            {be + "/dev", disk.vdev},
-            {be + "/device-type", devtype},
-            {be + "/discard-enable", disk.discard ? "1" : "0"},
-            {be + "/state", "1"},
-            {fe + "/backend", be},
-            {fe + "/backend-id", "0"},
-            {fe + "/virtual-device", fmt::format("{}", disk.devid)},
-            {fe + "/device-type", devtype},
-            {fe + "/state", "1"},
-        };
-        for (auto const& [path, value] : vbd)
-            if (auto r = put(path, value); !r) return r;
-    }
+    for (auto const& disk : cfg.disks)
+        if (auto r = write_vbd(xs, t, domid, disk); !r) return r;
     for (unsigned v = 0; v < cfg.max_vcpus; ++v)
         if (auto r = put(fmt::format("{}/cpu/{}/availability", dom, v), v < cfg.vcpus ? "online" : "offline"); !r)
             return r;
-    return {};
-}
-
-} // namespace
-
-namespace {
-
-// As libxl's device add: the guest may start only once each disk's backend has taken the
-// device (state InitWait or beyond), or a frontend that looks early finds a disk nobody serves.
-std::expected<void, std::string> wait_for_backends(xs::Handle& xs, std::uint16_t domid,
-                                                   std::vector<toolstack::DiskSpec> const& disks) {
-    using namespace std::chrono;
-    auto const deadline = steady_clock::now() + seconds(20);
-    for (auto const& disk : disks) {
-        auto const be = fmt::format("/local/domain/0/backend/vbd/{}/{}", domid, disk.devid);
-        while (true) {
-            auto st = xs.try_read(be + "/state");
-            // The backend writes hotplug-error before it closes the device.
-            if (auto e = xs.try_read(be + "/hotplug-error"))
-                return std::unexpected(fmt::format("disk {}: {}", disk.vdev, *e));
-            if (st == "6") return std::unexpected(fmt::format("disk {}: the block backend closed it", disk.vdev));
-            if (st && st != "1" && !st->empty()) break;
-            if (steady_clock::now() > deadline)
-                return std::unexpected(fmt::format("disk {}: no block backend took it within 20 s "
-                                                   "(is kxen-backend running?)", disk.vdev));
-            std::this_thread::sleep_for(milliseconds(5));
-        }
-    }
     return {};
 }
 
@@ -144,7 +85,7 @@ std::expected<void, std::string> announce_domain(xs::Handle& xs, std::uint16_t d
     auto r = xs::in_transaction(xs, [&](xs::Transaction t) { return write_tree(xs, t, domid, cfg, ch); });
     if (!r) return std::unexpected(r.error().message);
     if (auto i = xs.introduce(domid, ch.store_gfn, ch.store_port); !i) return std::unexpected(i.error().message);
-    return wait_for_backends(xs, domid, cfg.disks);
+    return wait_for_vbd_backends(xs, domid, cfg.disks);
 }
 
 void forget_domain(xs::Handle& xs, std::uint16_t domid) {
@@ -155,7 +96,7 @@ void forget_domain(xs::Handle& xs, std::uint16_t domid) {
         (void)xs.rm(dom, t);
         if (vm && vm->starts_with("/vm/")) (void)xs.rm(*vm, t);
         (void)xs.rm(fmt::format("/libxl/{}", domid), t);
-        (void)xs.rm(fmt::format("/local/domain/0/backend/vbd/{}", domid), t);
+        (void)xs.rm(vbd_backend_dir(domid), t);
         return {};
     });
 }

@@ -84,6 +84,18 @@ struct MigrateReceiveArgs {
 };
 int cmd_migrate_receive(Globals const& g, MigrateReceiveArgs const& a);
 
+struct BlockAttachArgs {
+    std::string dom;
+    std::vector<std::string> spec;   // the pieces of one xl disk spec, joined with commas
+};
+int cmd_block_attach(Globals const& g, BlockAttachArgs const& a);
+struct BlockDetachArgs {
+    std::string dom, disk;   // disk: its vdev or devid
+    bool force = false;      // --force: remove it even if the guest does not let go
+};
+int cmd_block_detach(Globals const& g, BlockDetachArgs const& a);
+int cmd_block_list(Globals const& g, std::vector<std::string> const& doms);
+
 // Follow a domain's console until it is destroyed or the user types Ctrl-].
 int attach_console(privcmd::Client& c, std::uint16_t domid);
 

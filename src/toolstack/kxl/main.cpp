@@ -107,6 +107,24 @@ int main(int argc, char** argv) {
     mrecv->add_flag("--zstd", mr.zstd, "The sender compresses the stream (kxl migrate --zstd)");
     mrecv->callback([&] { rc = cmd_migrate_receive(g, mr); });
 
+    BlockAttachArgs ba;
+    auto* battach = app.add_subcommand("block-attach", "Create a new virtual block device in a running domain");
+    battach->add_option("domain", ba.dom)->required();
+    battach->add_option("disk-spec", ba.spec, "xl-disk-configuration(5), e.g. 'file:/srv/b.img,xvdb,w'")->required();
+    battach->callback([&] { rc = cmd_block_attach(g, ba); });
+
+    BlockDetachArgs bd;
+    auto* bdetach = app.add_subcommand("block-detach", "Destroy a domain's virtual block device");
+    bdetach->add_option("domain", bd.dom)->required();
+    bdetach->add_option("device", bd.disk, "Its vdev (xvdb) or device id (51728)")->required();
+    bdetach->add_flag("-f,--force", bd.force, "Remove it even if the guest does not release it");
+    bdetach->callback([&] { rc = cmd_block_detach(g, bd); });
+
+    std::vector<std::string> blist_doms;
+    auto* blist = app.add_subcommand("block-list", "List virtual block devices for a domain");
+    blist->add_option("domains", blist_doms)->required();
+    blist->callback([&] { rc = cmd_block_list(g, blist_doms); });
+
     CLI11_PARSE(app, argc, argv);
     return rc;
 }
