@@ -121,14 +121,20 @@ void VbdBackend::scan() {
         if (!present.count(k)) remove(k);
     }
     for (auto const& [k, _] : present) {
+        // We never write Initialising: a backend node back at it while we hold the device is a
+        // new device the toolstack wrote where ours was (removed and added again between two
+        // looks), maybe with another image.
+        if (auto old = devices_.find(k); old != devices_.end() && old->second.state > XenbusStateInitialising &&
+                                          store_->try_read(old->second.be + "/state") == "1")
+            remove(k);
         auto [it, fresh] = devices_.try_emplace(k);
         Device& d = it->second;
         if (fresh) {
             d.domid = k.first;
             d.devid = k.second;
             d.be = fmt::format("{}/{}/{}", root, k.first, k.second);
-            setup(d);
         }
+        if (d.state == 0) setup(d);
         if (d.state != 0) frontend_changed(d);
     }
 }
@@ -180,12 +186,17 @@ void VbdBackend::setup(Device& d) {
 }
 
 void VbdBackend::frontend_changed(Device& d) {
+    // The toolstack removes a device by setting it offline and Closing (libxl's device
+    // removal). As Linux's blkback, we still serve a connected frontend until it closes; as
+    // QEMU's xen-bus, a device whose frontend is not (or no longer) there closes at once.
+    bool const removing = store_->try_read(d.be + "/online") == "0" ||
+                          (d.state < XenbusStateClosing &&
+                           number<int>(store_->try_read(d.be + "/state")) == XenbusStateClosing);
     auto fstate = number<int>(store_->try_read(d.fe + "/state"));
-    if (!fstate) return;
-    switch (*fstate) {
+    switch (fstate.value_or(XenbusStateUnknown)) {
     case XenbusStateInitialised:
     case XenbusStateConnected:
-        if (d.state == XenbusStateInitWait && !connect(d)) disconnect(d, XenbusStateClosing);
+        if (d.state == XenbusStateInitWait && !removing && !connect(d)) disconnect(d, XenbusStateClosing);
         break;
     case XenbusStateClosing:
         if (d.state != XenbusStateClosed) disconnect(d, XenbusStateClosing);
@@ -195,9 +206,15 @@ void VbdBackend::frontend_changed(Device& d) {
         break;
     case XenbusStateInitialising:
         // A frontend starting over (a re-attach, a guest that reset its device): offer again.
-        if (d.state == XenbusStateClosed && d.file) set_state(d, XenbusStateInitWait);
+        if (d.state == XenbusStateClosed && d.file && !removing) set_state(d, XenbusStateInitWait);
         break;
     default: break;
+    }
+    bool const frontend_active = fstate == XenbusStateInitialised || fstate == XenbusStateConnected ||
+                                 fstate == XenbusStateClosing;
+    if (removing && !frontend_active && d.state != XenbusStateClosed) {
+        disconnect(d, XenbusStateClosed);
+        log::info("d{} vbd {}: closed for removal", d.domid, d.devid);
     }
 }
 
