@@ -209,7 +209,42 @@ long connect_queues(Device* qs, unsigned n, uint32_t devid, uint64_t const* ring
         e.port = evtchn_port_t(port);
     }
     if (long rc = publish(qs, n); rc < 0) return rc;
-    return wait_state(d, XenbusStateConnected, deadline);
+    if (long rc = wait_state(d, XenbusStateConnected, deadline); rc < 0) return rc;
+    // As Linux's blkfront once its backend is Connected: the toolstack (xl block-list) shows it.
+    fmt::format(path, sizeof path, "%s/state", d.frontend);
+    if (long rc = xenbus::write(0, path, "4"); rc < 0) return failed(rc, "%s = 4: %s", path, xenbus::last_error());
+    return 0;
+}
+
+long release(Device* qs, unsigned n) {
+    bool held = false;
+    auto end = [&held](grant_ref_t& ref) -> long {
+        if (!ref) return 0;
+        long const rc = gnttab::end_access(ref);
+        if (rc < 0) return failed(rc, "ending grant %u: %ld", ref, rc);
+        if (rc == 0) held = true;
+        else ref = 0;
+        return 0;
+    };
+    for (unsigned q = 0; q < n; ++q) {
+        if (qs[q].port) {
+            if (long rc = evtchn::close(qs[q].port); rc < 0) return failed(rc, "closing port %u: %ld", qs[q].port, rc);
+            qs[q].port = 0;
+        }
+        if (long rc = end(qs[q].ring_ref); rc < 0) return rc;
+    }
+    // After a resume in a new domain the persistent grants were not made in this grant table.
+    if (pgrants_generation == gnttab::generation()) {
+        for (auto& p : pgrants) {
+            if (!p.gfn) continue;
+            if (long rc = end(p.ref); rc < 0) return rc;
+            if (!p.ref) {
+                p.gfn = 0;
+                --nr_pgrants;
+            }
+        }
+    }
+    return held ? 0 : 1;
 }
 
 bool wait_any(Device* qs, unsigned n, uint64_t deadline_ns) {

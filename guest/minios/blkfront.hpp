@@ -1,7 +1,7 @@
 // minios::blkfront: a PV block frontend (io/blkif.h) for one vbd: the xenbus handshake
 // (backend InitWait -> our ring-ref/event-channel/protocol and Initialised -> backend
-// Connected), one ring page in the native x86_64 layout, and requests whose data pages are
-// granted to the backend for the request's lifetime only.
+// Connected -> we say Connected), one ring page in the native x86_64 layout, and requests
+// whose data pages are granted to the backend for the request's lifetime only.
 //
 // With feature-persistent (both sides offer it; `want_persistent` false keeps it off), data
 // and segment-list pages are granted once, read-write, and the grants kept for as long as the
@@ -50,6 +50,11 @@ long connect(Device& d, uint32_t devid, uint64_t ring_gfn, uint64_t timeout_ns);
 // ring_gfns[i]; each is a Device of its own for requests (qs[0]'s settings, e.g.
 // want_persistent, count for all). n == 1 is connect().
 long connect_queues(Device* qs, unsigned n, uint32_t devid, uint64_t const* ring_gfns, uint64_t timeout_ns);
+// Gives back what connect_queues() set up, as Linux's blkfront does once it has closed: the
+// event channels close, the rings' and the persistent grants end. The backend unmaps them when
+// it sees us close, so a grant may still be in use: 1 once all is given back, 0 while the
+// backend still holds a grant (call again), < 0 on an error (last_error() says which).
+long release(Device* qs, unsigned n);
 // Waits until any of the queues has a response or an event, or until deadline_ns.
 bool wait_any(Device* qs, unsigned n, uint64_t deadline_ns);
 const char* last_error();

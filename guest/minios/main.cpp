@@ -26,7 +26,7 @@ constexpr tests::Test kTests[] = {
     {"dirty", tests::dirty},   {"cpu-loop", tests::cpu_loop},
     {"xs-loop", tests::xs_loop}, {"console-lines", tests::console_lines},
     {"blk", tests::blk},       {"blk-hostile", tests::blk_hostile}, {"blk-loop", tests::blk_loop},
-    {"blk-bench", tests::blk_bench},
+    {"blk-bench", tests::blk_bench}, {"blk-reattach", tests::blk_reattach},
 };
 
 constinit const char* test_name = "?";
@@ -113,5 +113,5 @@ extern "C" [[noreturn]] void minios_main() {
     }
     tests::fail("unknown test (try test=hello|spin|idle|hcall-fuzz|insn|vmcall|crash|reboot|fault|evtchn-loop|"
                 "evtchn-hostile|gnttab-hostile|pingpong|xenbus|console-echo|xs-hostile|dirty|cpu-loop|xs-loop|"
-                "console-lines|blk|blk-hostile)");
+                "console-lines|blk|blk-hostile|blk-loop|blk-bench|blk-reattach)");
 }

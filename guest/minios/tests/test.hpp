@@ -52,5 +52,6 @@ void blk();
 void blk_hostile();
 void blk_loop();
 void blk_bench();
+void blk_reattach();
 
 }  // namespace minios::tests
