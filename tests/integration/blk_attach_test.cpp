@@ -57,8 +57,8 @@ TEST(BlkAttach, DetachAndReattachWhileTheGuestRuns) {
     KXEN_REQUIRE_ACCEL();
     Host h;
     ASSERT_TRUE(h.started());
-    auto img = image(h, "ra", 8 * MiB);
-    ASSERT_EQ(h.create("ra", "test=blk-reattach size=4 seed=7", {disk(img)}).status, 0);
+    auto img = image(h, "ra", 72 * MiB);
+    ASSERT_EQ(h.create("ra", "test=blk-reattach size=64 seed=7", {"memory=32", disk(img)}).status, 0);
     ASSERT_TRUE(h.wait_console("ra", "blk-reattach: idle, detach me", 120s)) << h.console_log("ra") << h.kxend_log();
     unsigned const id = h.domid("ra");
     ASSERT_NE(id, 0u);
@@ -80,7 +80,7 @@ TEST(BlkAttach, DetachAndReattachWhileTheGuestRuns) {
     EXPECT_TRUE(block_list(h, "ra").empty());
     EXPECT_EQ(vbd_nodes(h, id), std::vector<std::string>{});
     // What the guest wrote before the detach is in the image: the backend flushed when it closed.
-    EXPECT_EQ(first_bad_sector(read_all(img), 4 * MiB / 512, 7), 4 * MiB / 512);
+    EXPECT_EQ(first_bad_sector(read_all(img), 64 * MiB / 512, 7), 64 * MiB / 512);
 
     auto attach = h.kxl({"block-attach", "ra", img.string() + ",raw,xvda,rw"});
     ASSERT_EQ(attach.status, 0) << attach.out << h.kxend_log();
@@ -90,9 +90,9 @@ TEST(BlkAttach, DetachAndReattachWhileTheGuestRuns) {
     std::cout << h.console_log("ra");
 
     auto d = read_all(img);
-    ASSERT_EQ(d.size(), 8 * MiB);
-    EXPECT_EQ(first_bad_sector(d, 4 * MiB / 512, 7), 4 * MiB / 512);
-    EXPECT_EQ(first_not(d, 4 * MiB, d.size(), 0), d.size()) << "written past the range the guest wrote";
+    ASSERT_EQ(d.size(), 72 * MiB);
+    EXPECT_EQ(first_bad_sector(d, 64 * MiB / 512, 7), 64 * MiB / 512);
+    EXPECT_EQ(first_not(d, 64 * MiB, d.size(), 0), d.size()) << "written past the range the guest wrote";
 }
 
 TEST(BlkAttach, RefusesMissingImagesUnknownDisksAndDuplicates) {
