@@ -10,22 +10,13 @@
 #include <sstream>
 #include <string>
 #include <vector>
+#include "blk_image.hpp"
 #include "host.hpp"
 
 using namespace kxen::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-constexpr std::uintmax_t MiB = 1 << 20;
-
-std::filesystem::path filled_image(Host const& h, std::string const& name, std::uintmax_t bytes, char fill) {
-    auto p = h.dir() / (name + ".img");
-    std::ofstream f(p, std::ios::binary);
-    std::vector<char> chunk(MiB, fill);
-    for (std::uintmax_t done = 0; done < bytes; done += MiB) f.write(chunk.data(), MiB);
-    return p;
-}
 
 // The guest's result line, `blk-bench: key=value ...`, as a map (empty if there is none).
 std::map<std::string, std::string> result(std::string const& log) {
@@ -44,7 +35,7 @@ TEST(BlkBench, ReadsAndWritesWithAndWithoutPersistentGrants) {
     KXEN_REQUIRE_ACCEL();
     Host h;
     ASSERT_TRUE(h.started());
-    auto img = filled_image(h, "bench", 8 * MiB, 0x11);
+    auto img = image(h, "bench", 8 * MiB, 0x11);
     std::string const disk = "disk=['" + img.string() + ",raw,xvda,rw']";
 
     ASSERT_EQ(h.create("rd", "test=blk-bench rw=read pattern=random kib=4 qd=8 seconds=1 persistent=1", {"memory=32", disk}).status, 0);

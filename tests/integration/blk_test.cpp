@@ -10,62 +10,12 @@
 #include <iterator>
 #include <string>
 #include <vector>
+#include "blk_image.hpp"
 #include "host.hpp"
 
 using namespace kxen::test;
 using namespace std::chrono_literals;
 
-namespace {
-
-// guest/minios/tests/blk.cpp's pattern_word: 8-byte word w of sector s.
-std::uint64_t pattern_word(std::uint64_t s, std::uint64_t w, std::uint64_t seed) {
-    return (s * 0x9E3779B97F4A7C15ull) ^ w ^ seed;
-}
-
-std::filesystem::path image(Host const& h, std::string const& name, std::uintmax_t bytes, int fill = -1) {
-    auto p = h.dir() / (name + ".img");
-    if (fill < 0) {
-        std::ofstream{p};
-        std::filesystem::resize_file(p, bytes);
-    } else {
-        std::ofstream f(p, std::ios::binary);
-        std::vector<char> chunk(1 << 20, static_cast<char>(fill));
-        for (std::uintmax_t done = 0; done < bytes; done += chunk.size())
-            f.write(chunk.data(), static_cast<std::streamsize>(std::min<std::uintmax_t>(chunk.size(), bytes - done)));
-    }
-    return p;
-}
-
-std::vector<unsigned char> read_all(std::filesystem::path const& p) {
-    std::ifstream f(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(f), {}};
-}
-
-std::string disk(std::filesystem::path const& img, std::string const& vdev = "xvda", std::string const& mode = "rw") {
-    return "disk=['" + img.string() + ",raw," + vdev + "," + mode + "']";
-}
-
-// The first sector whose content is not the pattern, or `sectors` if all are.
-std::uint64_t first_bad_sector(std::vector<unsigned char> const& d, std::uint64_t sectors, std::uint64_t seed) {
-    for (std::uint64_t s = 0; s < sectors; ++s)
-        for (std::uint64_t w = 0; w < 64; ++w) {
-            std::uint64_t v;
-            std::memcpy(&v, d.data() + s * 512 + w * 8, 8);
-            if (v != pattern_word(s, w, seed)) return s;
-        }
-    return sectors;
-}
-
-// The offset of the first byte in [from, to) that is not `b`, or `to`.
-std::size_t first_not(std::vector<unsigned char> const& d, std::size_t from, std::size_t to, unsigned char b) {
-    for (std::size_t i = from; i < to; ++i)
-        if (d[i] != b) return i;
-    return to;
-}
-
-constexpr std::uint64_t MiB = 1 << 20;
-
-} // namespace
 
 TEST(Blk, MiniosWritesFlushesAndVerifies) {
     KXEN_REQUIRE_ACCEL();

@@ -15,6 +15,7 @@
 #include <stdint.h>   // Xen's public headers use the C integer types unqualified
 #include <xen/io/blkif.h>
 #include <xen/io/xenbus.h>
+#include "common/parse_number.hpp"
 #include "backends/epoll_watch.hpp"
 #include "common/log.hpp"
 
@@ -23,14 +24,6 @@ namespace {
 
 constexpr std::uint32_t sector_size = 512;
 constexpr char const* root = "/local/domain/0/backend/vbd";
-
-template <typename T> std::optional<T> number(std::optional<std::string> const& s) {
-    if (!s) return std::nullopt;
-    T v{};
-    auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), v);
-    if (ec != std::errc{} || p != s->data() + s->size()) return std::nullopt;
-    return v;
-}
 
 } // namespace
 
@@ -108,12 +101,12 @@ void VbdBackend::scan() {
     std::map<Key, bool> present;
     if (auto doms = store_->directory(root)) {
         for (auto const& dom : *doms) {
-            auto domid = number<std::uint16_t>(dom);
+            auto domid = parse_number<std::uint16_t>(dom);
             if (!domid) continue;
             auto devs = store_->directory(fmt::format("{}/{}", root, dom));
             if (!devs) continue;
             for (auto const& dev : *devs)
-                if (auto devid = number<std::uint32_t>(dev)) present[{*domid, *devid}] = true;
+                if (auto devid = parse_number<std::uint32_t>(dev)) present[{*domid, *devid}] = true;
         }
     }
     for (auto it = devices_.begin(); it != devices_.end();) {
@@ -191,8 +184,8 @@ void VbdBackend::frontend_changed(Device& d) {
     // QEMU's xen-bus, a device whose frontend is not (or no longer) there closes at once.
     bool const removing = store_->try_read(d.be + "/online") == "0" ||
                           (d.state < XenbusStateClosing &&
-                           number<int>(store_->try_read(d.be + "/state")) == XenbusStateClosing);
-    auto fstate = number<int>(store_->try_read(d.fe + "/state"));
+                           parse_number<int>(store_->try_read(d.be + "/state")) == XenbusStateClosing);
+    auto fstate = parse_number<int>(store_->try_read(d.fe + "/state"));
     switch (fstate.value_or(XenbusStateUnknown)) {
     case XenbusStateInitialised:
     case XenbusStateConnected:
@@ -226,7 +219,7 @@ bool VbdBackend::connect(Device& d) {
     }
     // multi-queue-num-queues present: queue-<i>/ring-ref and queue-<i>/event-channel each.
     unsigned nq = 1;
-    auto const asked = number<unsigned>(store_->try_read(d.fe + "/multi-queue-num-queues"));
+    auto const asked = parse_number<unsigned>(store_->try_read(d.fe + "/multi-queue-num-queues"));
     if (asked) {
         if (*asked == 0 || *asked > max_queues) {
             log::warn("d{} vbd {}: frontend asks for {} queues (at most {})", d.domid, d.devid, *asked, max_queues);
@@ -251,9 +244,9 @@ bool VbdBackend::connect(Device& d) {
 }
 
 bool VbdBackend::connect_queue(Device& d, Queue& q, std::string const& dir, Abi abi) {
-    auto ref = number<std::uint32_t>(store_->try_read(dir + "/ring-ref"));
-    if (!ref) ref = number<std::uint32_t>(store_->try_read(dir + "/ring-ref0"));
-    auto port = number<std::uint32_t>(store_->try_read(dir + "/event-channel"));
+    auto ref = parse_number<std::uint32_t>(store_->try_read(dir + "/ring-ref"));
+    if (!ref) ref = parse_number<std::uint32_t>(store_->try_read(dir + "/ring-ref0"));
+    auto port = parse_number<std::uint32_t>(store_->try_read(dir + "/event-channel"));
     if (!ref || !port) {
         log::warn("d{} vbd {}: {} gave no usable ring-ref or event-channel", d.domid, d.devid, dir);
         return false;

@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 #include <fmt/format.h>
+#include "common/parse_number.hpp"
 #include "toolstack/kxl/domain_xenstore.hpp"
 
 namespace kxen::kxl {
@@ -14,14 +15,6 @@ namespace {
 
 // io/xenbus.h's XenbusState values, as they appear in the store.
 enum : int { initialising = 1, init_wait = 2, closing = 5, closed = 6 };
-
-template <typename T> std::optional<T> number(std::optional<std::string> const& s) {
-    if (!s) return std::nullopt;
-    T v{};
-    auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), v);
-    if (ec != std::errc{} || p != s->data() + s->size()) return std::nullopt;
-    return v;
-}
 
 // How a disk is named in messages: as the user wrote it, and as the store knows it.
 std::string disk_name(std::string const& vdev, std::uint32_t devid) {
@@ -110,7 +103,7 @@ std::expected<void, std::string> wait_for_vbd_backends(xs::Handle& xs, std::uint
     for (auto const& disk : disks) {
         auto const be = vbd_backend_path(domid, disk.devid);
         while (true) {
-            auto st = number<int>(xs.try_read(be + "/state"));
+            auto st = parse_number<int>(xs.try_read(be + "/state"));
             // The backend writes hotplug-error before it closes the device.
             if (auto e = xs.try_read(be + "/hotplug-error"))
                 return std::unexpected(fmt::format("disk {}: {}", disk.vdev, *e));
@@ -168,7 +161,7 @@ std::expected<DetachResult, std::string> detach_vbd(xs::Handle& xs, std::uint16_
         if (!has_be && !xs.read(fe, t))
             return std::unexpected(xs::Error{ENOENT, fmt::format("domain {} has no disk {}", domid, devid)});
         vdev = xs.read(be + "/dev", t).value_or("");
-        auto st = number<int>(xs.try_read(be + "/state", t));
+        auto st = parse_number<int>(xs.try_read(be + "/state", t));
         backend_holds = has_be && st && *st >= init_wait && *st <= closing;
         if (!backend_holds) return {};
         // As libxl's forced removal: the frontend's half goes first, so the guest loses the
@@ -183,7 +176,7 @@ std::expected<DetachResult, std::string> detach_vbd(xs::Handle& xs, std::uint16_
     DetachResult result;
     if (backend_holds) {
         auto const deadline = steady_clock::now() + vbd_remove_timeout;
-        while (number<int>(xs.try_read(be + "/state")) != closed) {
+        while (parse_number<int>(xs.try_read(be + "/state")) != closed) {
             if (!xs.try_read(be)) break;   // someone else removed it meanwhile
             if (steady_clock::now() > deadline) {
                 if (force) {
@@ -210,16 +203,16 @@ std::vector<VbdInfo> list_vbds(xs::Handle& xs, std::uint16_t domid) {
     for (auto const& dir : {vbd_frontend_dir(domid), vbd_backend_dir(domid)})
         if (auto names = xs.directory(dir))
             for (auto const& n : *names)
-                if (auto id = number<std::uint32_t>(n)) devids.insert(*id);
+                if (auto id = parse_number<std::uint32_t>(n)) devids.insert(*id);
     std::vector<VbdInfo> out;
     for (auto devid : devids) {
         auto const fe = vbd_frontend_path(domid, devid);
         VbdInfo i;
         i.devid = devid;
-        i.backend_id = number<int>(xs.try_read(fe + "/backend-id")).value_or(-1);
-        i.state = number<int>(xs.try_read(fe + "/state")).value_or(-1);
-        i.evtch = number<long long>(xs.try_read(fe + "/event-channel")).value_or(-1);
-        i.ring_ref = number<long long>(xs.try_read(fe + "/ring-ref")).value_or(-1);
+        i.backend_id = parse_number<int>(xs.try_read(fe + "/backend-id")).value_or(-1);
+        i.state = parse_number<int>(xs.try_read(fe + "/state")).value_or(-1);
+        i.evtch = parse_number<long long>(xs.try_read(fe + "/event-channel")).value_or(-1);
+        i.ring_ref = parse_number<long long>(xs.try_read(fe + "/ring-ref")).value_or(-1);
         i.backend = xs.try_read(fe + "/backend").value_or("");
         out.push_back(std::move(i));
     }
