@@ -110,8 +110,14 @@ XenResult<void> Hv::destroy_domain(DomId id) {
         if (auto it = names_.find(d->name()); it != names_.end() && it->second == id) names_.erase(it);
     }
     d->notify_state_change();
+    send_global_virq(VIRQ_DOM_EXC);
     log::info("d{}: destroyed", id);
     return {};
+}
+
+void Hv::send_global_virq(std::uint32_t virq) {
+    auto port = dom0_evtchn_.virq_port(0, virq);
+    if (port > 0) evtchn::set_pending(dom0_evtchn_, static_cast<evtchn_port_t>(port));
 }
 
 XenResult<void> Hv::set_domain_name(Domain& d, std::string name) {

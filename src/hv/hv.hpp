@@ -46,6 +46,9 @@ public:
     XenResult<void> set_domain_name(Domain& d, std::string name);
     // dom0's event channels: ports bound by host processes over privcmd, each with an eventfd.
     [[nodiscard]] evtchn::Table& dom0_evtchns() { return dom0_evtchn_; }
+    // A global VIRQ (VIRQ_DOM_EXC: a domain shut down or died) goes to dom0, if a host process
+    // bound it (xenstored does).
+    void send_global_virq(std::uint32_t virq);
 
     // The hypervisor console (XEN_SYSCTL_readconsole): kxend's own log lines.
     void console_append(std::string_view line);

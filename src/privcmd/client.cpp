@@ -12,12 +12,6 @@
 
 namespace kxen::privcmd {
 
-std::string socket_path(std::string const& flag) {
-    if (!flag.empty()) return flag;
-    if (char const* e = std::getenv("KXEN_SOCKET"); e && *e) return e;
-    return default_socket;
-}
-
 std::string xen_strerror(XenErr e) { return std::strerror(static_cast<int>(e)); }
 
 SysResult<Client> Client::connect(std::string const& path, std::size_t buffer_bytes) {
@@ -164,7 +158,9 @@ XenResult<std::vector<xen_domctl_getdomaininfo_t>> Client::domain_list() {
         l.buffer.p = reinterpret_cast<xen_domctl_getdomaininfo_t*>(buf);
         if (auto r = sysctl_staged(op); !r) return xen_fail(r.error());
         fetch(buf, tmp.data(), l.num_domains * sizeof tmp[0]);
-        all.insert(all.end(), tmp.begin(), tmp.begin() + l.num_domains);
+        // Xen's list starts with dom0 (the host here); the toolstack's callers want guests.
+        for (std::uint32_t i = 0; i < l.num_domains; ++i)
+            if (tmp[i].domain != 0) all.push_back(tmp[i]);
         if (l.num_domains < batch) break;
         first = static_cast<std::uint16_t>(tmp[l.num_domains - 1].domain + 1);
     }

@@ -17,9 +17,6 @@
 
 namespace kxen::privcmd {
 
-// The socket a tool talks to: --socket, else $KXEN_SOCKET, else the default.
-std::string socket_path(std::string const& flag);
-
 struct ForeignMap {
     Mapping map;   // guest RAM [gfn, gfn+count), writable
 };
@@ -50,6 +47,7 @@ public:
     XenResult<void> unpause(std::uint16_t domid);
     XenResult<void> max_mem(std::uint16_t domid, std::uint64_t kb);
     XenResult<xen_domctl_getdomaininfo_t> domain_info(std::uint16_t domid);
+    // The guests (dom0, the host, which Xen lists first, is left out).
     XenResult<std::vector<xen_domctl_getdomaininfo_t>> domain_list();
     XenResult<xen_sysctl_physinfo> physinfo();
     XenResult<std::string> read_console(bool clear);

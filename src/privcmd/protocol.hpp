@@ -5,6 +5,8 @@
 // kxend follows pointers exactly as Xen follows a dom0 process's virtual addresses.
 #pragma once
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 
 namespace kxen::privcmd {
 
@@ -12,8 +14,16 @@ inline constexpr std::uint32_t magic = 0x4350584b;   // "KXPC"
 inline constexpr std::uint32_t version = 1;
 inline constexpr char const* default_socket = "/run/kxen/privcmd";
 
+// The socket a tool talks to: `flag` (--socket), else $KXEN_SOCKET, else the default.
+inline std::string socket_path(std::string const& flag) {
+    if (!flag.empty()) return flag;
+    if (char const* e = std::getenv("KXEN_SOCKET"); e && *e) return e;
+    return default_socket;
+}
+
 enum class Op : std::uint32_t {
-    hello = 1,         // fd: the buffer memfd; a0 = its size. val0 = protocol version
+    hello = 1,         // fd: the buffer memfd; a0 = its size, a1 = where the client mapped it
+                       // (0: pointers are offsets). val0 = protocol version
     hypercall = 2,     // a0 = hypercall number, a1..a5 = its arguments
     map_foreign = 3,   // a0 = domid, a1 = first gfn, a2 = count, a3 = 1: read-only. fd: guest RAM; val0 = offset in it
     console_read = 4,  // a0 = domid, a1 = from position, a2 = buffer offset, a3 = max bytes,
@@ -29,12 +39,13 @@ enum class Op : std::uint32_t {
     // dom0 grant mappings (what /dev/xen/gntdev is on Xen).
     gnttab_map = 11,   // a0 = domid, a1 = ref, a2 = readonly. ret = handle; fd: guest RAM,
                        // val0 = offset of the page in it
-    gnttab_unmap = 12, // a0 = handle
+    gnttab_unmap = 12, // a0 = handle, a1 = a dom0 port + 1 to notify after the unmap (0: none)
     host_info = 13,    // a0 = buffer offset, a1 = max: the host's state directory. ret = length
     // What kxend does to a domain if this connection closes first (the tool died mid-way):
     // a0 = domid, a1 = a Guard, a2 = 1: the domain suspended itself (SCHEDOP_shutdown), so
     // resuming it returns 1 from that hypercall. One guard per domain and connection.
     domain_guard = 14,
+    evtchn_bind_virq = 15,  // a0 = a global VIRQ (VIRQ_DOM_EXC). ret = local port; fd: its eventfd
 };
 
 enum class Guard : std::uint64_t {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <xen/grant_table.h>
 #include <filesystem>
@@ -87,15 +88,17 @@ void settle(hv::Hv& hv, std::shared_ptr<hv::Domain> const& d, Guard g, bool coop
 
 } // namespace
 
-bool Buffer::read(std::uint64_t off, void* dst, std::size_t len) {
-    if (!in_range(off, len)) return false;
-    if (len) std::memcpy(dst, m_.data() + off, len);   // an empty vector's data() may be null
+bool Buffer::read(std::uint64_t addr, void* dst, std::size_t len) {
+    auto off = offset(addr, len);
+    if (!off) return false;
+    if (len) std::memcpy(dst, m_.data() + *off, len);   // an empty vector's data() may be null
     return true;
 }
 
-bool Buffer::write(std::uint64_t off, void const* src, std::size_t len) {
-    if (!in_range(off, len)) return false;
-    if (len) std::memcpy(m_.data() + off, src, len);
+bool Buffer::write(std::uint64_t addr, void const* src, std::size_t len) {
+    auto off = offset(addr, len);
+    if (!off) return false;
+    if (len) std::memcpy(m_.data() + *off, src, len);
     return true;
 }
 
@@ -123,7 +126,9 @@ Reply Session::handle(Request const& rq, UniqueFd& passed, int& out_fd) {
             return {err(XenErr::inval), {}};
         auto m = Mapping::shared(passed.raw(), rq.a[0]);
         if (!m) return {err(XenErr::nomem), {}};
-        buf_.emplace(std::move(*m));
+        // a1: where the client mapped it. The top of the address space is no place for it.
+        if (rq.a[1] > (1ull << 56)) return {err(XenErr::inval), {}};
+        buf_.emplace(std::move(*m), rq.a[1]);
         rp.val[0] = version;
         return rp;
     }
@@ -222,7 +227,19 @@ Reply Session::handle(Request const& rq, UniqueFd& passed, int& out_fd) {
         m.dom->gnttab().release(m.ref, !m.readonly);
         m = {};
         free_maps_.push_back(rq.a[0]);
+        // gntdev's unmap notification: the port may be another connection's (libxengnttab and
+        // libxenevtchn are separate handles), as any dom0 port is the kernel's on Xen.
+        if (rq.a[1] != 0 && rq.a[1] <= std::numeric_limits<evtchn_port_t>::max())
+            (void)hv::evtchn::send(*hv_, hv_->dom0_evtchns(), static_cast<evtchn_port_t>(rq.a[1] - 1));
         return rp;
+    }
+    case Op::evtchn_bind_virq: {
+        // Only global VIRQs mean anything to dom0 here; Xen refuses a per-vCPU one on a
+        // vCPU other than 0 the same way.
+        if (rq.a[0] != VIRQ_DOM_EXC) return {err(XenErr::inval), {}};
+        auto port = hv_->dom0_evtchns().bind_virq(static_cast<std::uint32_t>(rq.a[0]), 0, 1);
+        if (!port) return {err(port.error()), {}};
+        return evtchn_port(*port, false, out_fd);
     }
     default: return {err(XenErr::nosys), {}};
     }
@@ -240,17 +257,22 @@ Reply Session::evtchn_bind(Request const& rq, int& out_fd) {
         port = hv::evtchn::bind_interdomain(t, d->evtchns(), static_cast<evtchn_port_t>(rq.a[1]));
     }
     if (!port) return {err(port.error()), {}};
+    return evtchn_port(*port, rq.a[1] != ~0ull, out_fd);   // Xen: pending after bind_interdomain
+}
+
+Reply Session::evtchn_port(evtchn_port_t port, bool pending, int& out_fd) {
+    auto& t = hv_->dom0_evtchns();
     UniqueFd efd{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
     if (!efd) {
         auto e = errno == EMFILE ? XenErr::mfile : XenErr::nfile;
-        (void)hv::evtchn::close(*hv_, t, *port);
+        (void)hv::evtchn::close(*hv_, t, port);
         return {err(e), {}};
     }
-    t.set_notify(*port, efd.raw(), id_);
+    t.set_notify(port, efd.raw(), id_);
     out_fd = efd.raw();
-    ports_.emplace(*port, std::move(efd));
-    if (rq.a[1] != ~0ull) hv::evtchn::set_pending(t, *port);   // Xen: pending after bind
-    return {static_cast<std::int64_t>(*port), {}};
+    ports_.emplace(port, std::move(efd));
+    if (pending) hv::evtchn::set_pending(t, port);
+    return {static_cast<std::int64_t>(port), {}};
 }
 
 Reply Session::gnttab_map(Request const& rq, int& out_fd) {

@@ -18,18 +18,25 @@ namespace kxen::hv { class Hv; class Domain; }
 
 namespace kxen::privcmd {
 
-// A dom0 client's shared buffer: every address it gives kxend is an offset in here.
+// A dom0 client's shared buffer: every address it gives kxend is in here. `base` is where
+// the client mapped it (0: the client sends offsets), so a pointer a C library stores in a
+// hypercall structure (a guest handle in a domctl) is followed as it is.
 class Buffer final : public hv::GuestAccess {
 public:
-    explicit Buffer(Mapping m) : m_{std::move(m)} {}
+    Buffer(Mapping m, std::uint64_t base) : m_{std::move(m)}, base_{base} {}
     bool read(std::uint64_t off, void* dst, std::size_t len) override;
     bool write(std::uint64_t off, void const* src, std::size_t len) override;
 
 private:
-    bool in_range(std::uint64_t off, std::size_t len) const {
-        return off <= m_.size() && len <= m_.size() - off;
+    // The offset of [addr, addr+len) in the buffer, or nothing if it is not all inside.
+    std::optional<std::uint64_t> offset(std::uint64_t addr, std::size_t len) const {
+        if (addr < base_) return std::nullopt;
+        auto off = addr - base_;
+        if (off > m_.size() || len > m_.size() - off) return std::nullopt;
+        return off;
     }
     Mapping m_;
+    std::uint64_t base_;
 };
 
 class Session {
@@ -45,6 +52,8 @@ public:
 
 private:
     Reply evtchn_bind(Request const& rq, int& out_fd);
+    // A new dom0 port gets an eventfd the client waits on.
+    Reply evtchn_port(evtchn_port_t port, bool pending, int& out_fd);
     Reply gnttab_map(Request const& rq, int& out_fd);
 
     struct MapEntry {

@@ -1,4 +1,5 @@
 // privcmd requests as kxend decodes them, without a socket.
+#include <cstring>
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -58,8 +59,26 @@ TEST_F(PrivcmdSession, HelloRefusesABufferThatCannotBeSealed) {
 TEST(PrivcmdBuffer, EmptyCopiesTouchNothing) {
     auto m = Mapping::anonymous(4096);
     ASSERT_TRUE(m);
-    privcmd::Buffer b{std::move(*m)};
+    privcmd::Buffer b{std::move(*m), 0};
     EXPECT_TRUE(b.read(0, nullptr, 0));
     EXPECT_TRUE(b.write(4096, nullptr, 0));
     EXPECT_FALSE(b.read(4097, nullptr, 0));
+}
+
+// A C library's client says where it mapped the buffer: its pointers are followed as they
+// are, and nothing outside [base, base + size) is reachable.
+TEST(PrivcmdBuffer, PointersAreTakenRelativeToWhereTheClientMappedIt) {
+    auto m = Mapping::anonymous(8192);
+    ASSERT_TRUE(m);
+    std::memcpy(m->data() + 4096, "kxen", 4);
+    std::uint64_t const base = 0x7f0000000000;
+    privcmd::Buffer b{std::move(*m), base};
+    char got[4]{};
+    EXPECT_TRUE(b.read(base + 4096, got, 4));
+    EXPECT_EQ(std::memcmp(got, "kxen", 4), 0);
+    EXPECT_FALSE(b.read(base - 1, got, 1));
+    EXPECT_FALSE(b.read(4096, got, 4));   // an offset is not an address here
+    EXPECT_TRUE(b.write(base + 8188, got, 4));
+    EXPECT_FALSE(b.write(base + 8189, got, 4));
+    EXPECT_FALSE(b.read(~0ull - 1, got, 4));
 }

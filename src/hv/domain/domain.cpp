@@ -83,6 +83,7 @@ void Domain::shutdown(unsigned reason) {
               : reason == SHUTDOWN_watchdog ? "watchdog" : "other");
     for (auto& v : vcpus_) hv_->sched().kick(*v);
     notify_state_change();
+    hv_->send_global_virq(VIRQ_DOM_EXC);
 }
 
 XenResult<void> Domain::resume() {

@@ -1,5 +1,8 @@
 #include "hv/domctl/domain_info.hpp"
+#include <unistd.h>
 #include <cstring>
+#include <fstream>
+#include <string>
 #include "hv/domain/domain.hpp"
 #include "hv/hv.hpp"
 
@@ -39,6 +42,29 @@ xen_domctl_getdomaininfo_t domain_info(Domain& d) {
     i.max_vcpu_id = d.max_vcpus() ? d.max_vcpus() - 1 : XEN_INVALID_MAX_VCPU_ID;
     (void)max_id;
     std::memcpy(i.handle, d.handle, sizeof i.handle);
+    i.gpaddr_bits = 40;
+    return i;
+}
+
+xen_domctl_getdomaininfo_t dom0_info(Hv& hv) {
+    xen_domctl_getdomaininfo_t i{};
+    i.domain = 0;
+    i.flags = XEN_DOMINF_running;
+    auto total = static_cast<std::uint64_t>(::sysconf(_SC_PHYS_PAGES));
+    auto avail = static_cast<std::uint64_t>(::sysconf(_SC_AVPHYS_PAGES));
+    i.tot_pages = total > avail ? total - avail : 0;
+    i.max_pages = total;
+    unsigned n = hv.sched().nr_pcpus();
+    i.nr_online_vcpus = n;
+    i.max_vcpu_id = n - 1;
+    // The host's busy CPU time (/proc/stat: all but idle and iowait), as dom0's vCPU time.
+    std::ifstream stat{"/proc/stat"};
+    std::string cpu;
+    std::uint64_t v[8]{};
+    if (stat >> cpu && cpu == "cpu" && stat >> v[0] >> v[1] >> v[2] >> v[3] >> v[4] >> v[5] >> v[6] >> v[7]) {
+        auto busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+        i.cpu_time = busy * (1'000'000'000ull / static_cast<std::uint64_t>(::sysconf(_SC_CLK_TCK)));
+    }
     i.gpaddr_bits = 40;
     return i;
 }

@@ -25,6 +25,10 @@ XenResult<void> createdomain(Caller& c, xen_domctl& op) {
 
 XenResult<void> getdomaininfo(Caller& c, xen_domctl& op) {
     // As Xen: the first domain whose id is >= the one asked for.
+    if (op.domain == 0) {
+        op.u.getdomaininfo = dom0_info(c.hv);
+        return {};
+    }
     for (auto& d : c.hv.domains()) {
         if (d->id() < op.domain) continue;
         op.u.getdomaininfo = domain_info(*d);
@@ -163,9 +167,45 @@ XenResult<void> sethvmcontext(Caller& c, Domain& d, xen_domctl& op) {
     return load_hvm_context(d, blob);
 }
 
+// Every vCPU may run on every pCPU: kxend's scheduler has no affinity. The map is what
+// XEN_DOMCTL_getvcpuaffinity reports, hard and soft alike.
+XenResult<void> getvcpuaffinity(Caller& c, std::uint32_t nr_vcpus, xen_domctl& op) {
+    auto& va = op.u.vcpuaffinity;
+    if (va.vcpu >= nr_vcpus) return xen_fail(XenErr::inval);
+    unsigned pcpus = c.hv.sched().nr_pcpus();
+    auto fill = [&](xenctl_bitmap& m) -> bool {
+        std::vector<std::uint8_t> bits((m.nr_bits + 7) / 8, 0);
+        for (unsigned p = 0; p < pcpus && p < m.nr_bits; ++p) bits[p / 8] |= static_cast<std::uint8_t>(1u << (p % 8));
+        return bits.empty() || c.mem.write(handle_addr(m.bitmap), bits.data(), bits.size());
+    };
+    if ((va.flags & XEN_VCPUAFFINITY_HARD) && !fill(va.cpumap_hard)) return xen_fail(XenErr::fault);
+    if ((va.flags & XEN_VCPUAFFINITY_SOFT) && !fill(va.cpumap_soft)) return xen_fail(XenErr::fault);
+    return {};
+}
+
+// dom0 is the host (dom0_info): one vCPU per pCPU, each on its own pCPU.
+XenResult<void> dom0_domctl(Caller& c, xen_domctl& op) {
+    unsigned pcpus = c.hv.sched().nr_pcpus();
+    switch (op.cmd) {
+    case XEN_DOMCTL_getvcpuinfo: {
+        auto& vi = op.u.getvcpuinfo;
+        if (vi.vcpu >= pcpus) return xen_fail(XenErr::inval);
+        vi.online = 1;
+        vi.running = 1;
+        vi.blocked = 0;
+        vi.cpu_time = 0;
+        vi.cpu = vi.vcpu;
+        return {};
+    }
+    case XEN_DOMCTL_getvcpuaffinity: return getvcpuaffinity(c, pcpus, op);
+    default: return xen_fail(XenErr::perm);   // the host is not a domain kxend can change
+    }
+}
+
 XenResult<void> dispatch(Caller& c, xen_domctl& op) {
     if (op.cmd == XEN_DOMCTL_createdomain) return createdomain(c, op);
     if (op.cmd == XEN_DOMCTL_getdomaininfo) return getdomaininfo(c, op);
+    if (op.domain == 0) return dom0_domctl(c, op);
     auto d = c.hv.lookup(op.domain);
     if (!d) return xen_fail(XenErr::srch);
     switch (op.cmd) {
@@ -190,6 +230,7 @@ XenResult<void> dispatch(Caller& c, xen_domctl& op) {
     case XEN_DOMCTL_setvcpucontext: return setvcpucontext(c, *d, op);
     case XEN_DOMCTL_getvcpucontext: return getvcpucontext(c, *d, op);
     case XEN_DOMCTL_getvcpuinfo: return getvcpuinfo(*d, op);
+    case XEN_DOMCTL_getvcpuaffinity: return getvcpuaffinity(c, d->max_vcpus(), op);
     case XEN_DOMCTL_setdomainhandle:
         std::memcpy(d->handle, op.u.setdomainhandle.handle, sizeof d->handle);
         return {};
@@ -211,6 +252,7 @@ long do_domctl(Caller& c, Args const& a) {
     if (!op) return xen_ret(XenErr::fault);
     if (op->interface_version != XEN_DOMCTL_INTERFACE_VERSION) return xen_ret(XenErr::acces);
     auto r = dispatch(c, *op);
+    if (!r && r.error() == XenErr::nosys) note_unimplemented(__HYPERVISOR_domctl, op->cmd);
     if (!r) return xen_ret(r.error());
     return c.mem.copy_to(a[0], *op) ? 0 : xen_ret(XenErr::fault);
 }

@@ -27,6 +27,9 @@ using Args = std::array<std::uint64_t, 5>;
 using Handler = long (*)(Caller&, Args const&);
 
 long hypercall(Caller& c, std::uint64_t nr, Args const& a);
+// A hypercall or sub-op kxend does not implement, answered with Xen's error: logged once per
+// (hypercall, sub-op), so what a tool needs shows in kxend's log.
+void note_unimplemented(std::uint64_t nr, std::uint64_t sub);
 
 // The domain a hypercall names: DOMID_SELF is the caller; others need privilege.
 XenResult<std::shared_ptr<Domain>> target_domain(Caller& c, std::uint64_t domid);

@@ -1,5 +1,10 @@
+#include <cerrno>
 #include <cstdint>
+#include <mutex>
+#include <set>
+#include <utility>
 #include <xen/xen.h>
+#include "common/log.hpp"
 #include "hv/domain/domain.hpp"
 #include "hv/hv.hpp"
 #include "hv/hypercall/hypercall.hpp"
@@ -27,8 +32,23 @@ constexpr auto table = [] {
 } // namespace
 
 long hypercall(Caller& c, std::uint64_t nr, Args const& a) {
-    if (nr >= table.size() || !table[nr]) return xen_ret(XenErr::nosys);
-    return table[nr](c, a);
+    if (nr >= table.size() || !table[nr]) {
+        note_unimplemented(nr, 0);
+        return xen_ret(XenErr::nosys);
+    }
+    long r = table[nr](c, a);
+    // domctl and sysctl name their sub-op inside the structure and say it themselves.
+    if (r == -ENOSYS && nr != __HYPERVISOR_domctl && nr != __HYPERVISOR_sysctl) note_unimplemented(nr, a[0]);
+    return r;
+}
+
+void note_unimplemented(std::uint64_t nr, std::uint64_t sub) {
+    static std::mutex mu;
+    static std::set<std::pair<std::uint64_t, std::uint64_t>> seen;
+    std::lock_guard g{mu};
+    // Bounded: a guest trying every sub-op must not grow kxend without end.
+    if (seen.size() >= 4096 || !seen.emplace(nr, sub).second) return;
+    log::warn("unimplemented: hypercall {} sub-op {} (answered ENOSYS)", nr, sub);
 }
 
 XenResult<std::shared_ptr<Domain>> target_domain(Caller& c, std::uint64_t domid) {

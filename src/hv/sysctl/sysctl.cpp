@@ -35,6 +35,10 @@ XenResult<void> getdomaininfolist(Caller& c, xen_sysctl& op) {
     auto& l = op.u.getdomaininfolist;
     std::uint32_t n = 0;
     auto base = handle_addr(l.buffer);
+    if (l.first_domain == 0 && l.max_domains > 0) {
+        if (!c.mem.copy_to(base, dom0_info(c.hv))) return xen_fail(XenErr::fault);
+        ++n;
+    }
     for (auto& d : c.hv.domains()) {
         if (d->id() < l.first_domain) continue;
         if (n >= l.max_domains) break;
@@ -76,7 +80,7 @@ long do_sysctl(Caller& c, Args const& a) {
     case XEN_SYSCTL_getdomaininfolist: r = getdomaininfolist(c, *op); break;
     case XEN_SYSCTL_readconsole: r = readconsole(c, *op); break;
     case XEN_SYSCTL_sched_id: r = sched_id(c, *op); break;
-    default: return xen_ret(XenErr::nosys);
+    default: note_unimplemented(__HYPERVISOR_sysctl, op->cmd); return xen_ret(XenErr::nosys);
     }
     if (!r) return xen_ret(r.error());
     return c.mem.copy_to(a[0], *op) ? 0 : xen_ret(XenErr::fault);
