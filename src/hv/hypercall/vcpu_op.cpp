@@ -17,6 +17,9 @@ long register_vcpu_info(Caller& c, Vcpu& v, std::uint64_t arg) {
     if (!op) return xen_ret(XenErr::fault);
     // public/vcpu.h: the area must not cross a page; it can be registered once.
     if (op->offset > 4096 - sizeof(vcpu_info)) return xen_ret(XenErr::inval);
+    // kxend updates the area with atomic operations: a misaligned one would split them (and
+    // is undefined in C++). No guest places it so; fuzz_hypercall found one that did.
+    if (op->offset % alignof(vcpu_info) != 0) return xen_ret(XenErr::inval);
     if (v.info() && v.info() != (c.dom->shinfo() && v.id() < XEN_LEGACY_MAX_VCPUS
                                      ? &c.dom->shinfo()->vcpu_info[v.id()] : nullptr))
         return xen_ret(XenErr::inval);
