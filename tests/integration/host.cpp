@@ -30,9 +30,7 @@ std::string accel_unavailable_reason() {
     return {};
 }
 
-namespace {
-
-Run run_capture(std::vector<std::string> const& argv, std::string const& socket) {
+Run run(std::vector<std::string> const& argv, std::vector<std::pair<std::string, std::string>> const& env) {
     int pipefd[2];
     if (::pipe2(pipefd, O_CLOEXEC) < 0) return {};
     pid_t pid = ::fork();
@@ -41,10 +39,10 @@ Run run_capture(std::vector<std::string> const& argv, std::string const& socket)
         ::dup2(pipefd[1], 2);
         int devnull = ::open("/dev/null", O_RDONLY);
         ::dup2(devnull, 0);
-        ::setenv("KXEN_SOCKET", socket.c_str(), 1);
-        // xs::Handle::open sets XENSTORED_PATH in this process (libxenstore reads it from
-        // there); a kxl inheriting it would talk to the store of whichever Host opened one last.
-        ::unsetenv("XENSTORED_PATH");
+        for (auto const& [k, v] : env) {
+            if (v.empty()) ::unsetenv(k.c_str());
+            else ::setenv(k.c_str(), v.c_str(), 1);
+        }
         std::vector<char*> args;
         for (auto const& a : argv) args.push_back(const_cast<char*>(a.c_str()));
         args.push_back(nullptr);
@@ -61,6 +59,14 @@ Run run_capture(std::vector<std::string> const& argv, std::string const& socket)
     ::waitpid(pid, &st, 0);
     r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     return r;
+}
+
+namespace {
+
+// xs::Handle::open sets XENSTORED_PATH in this process (libxenstore reads it from there); a
+// kxl inheriting it would talk to the store of whichever Host opened one last.
+Run run_capture(std::vector<std::string> const& argv, std::string const& socket) {
+    return run(argv, {{"KXEN_SOCKET", socket}, {"XENSTORED_PATH", ""}});
 }
 
 bool socket_answers(std::string const& path, int type = SOCK_SEQPACKET) {

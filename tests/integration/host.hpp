@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 #include "xenstore/client/xs.hpp"
 
@@ -20,6 +21,10 @@ struct Run {
     int status = -1;       // exit code
     std::string out;       // stdout + stderr
 };
+
+// Runs argv (argv[0] a path) to its end. `env` is set in its environment, or removed where the
+// value is empty.
+Run run(std::vector<std::string> const& argv, std::vector<std::pair<std::string, std::string>> const& env = {});
 
 // Sends keys to a console socket (Host::console_socket) as a person typing them would.
 bool type(int console_socket, std::string const& keys);

@@ -1,0 +1,31 @@
+// Debian's Xen 4.17 userspace run against a kxen host, with kxen's drop-in libraries first on
+// LD_LIBRARY_PATH (src/xenlibs). The packages are unpacked into .cache (scripts/debs.sh),
+// never installed.
+#pragma once
+#include <filesystem>
+#include <string>
+#include <vector>
+#include "../integration/host.hpp"
+
+namespace kxen::test {
+
+// Where Debian's packages were unpacked, and where kxen's libraries are.
+inline std::filesystem::path const debs_root{KXEN_XEN_DEBS};
+inline std::filesystem::path const xenlibs_dir{KXEN_XENLIBS_DIR};
+
+// Why Xen's tools cannot run here (empty if they can). Their dom0 state directories
+// (/var/lib/xen, /run/xen, /var/lock) are compiled in: each test process gets its own, in a
+// mount namespace of its own, which needs root.
+std::string xen_tools_unavailable_reason();
+
+// A Debian Xen program (lib/xen-4.17/bin/NAME) run against `h`.
+Run xen_tool(Host const& h, std::string const& name, std::vector<std::string> const& args);
+inline Run xl(Host const& h, std::vector<std::string> const& args) { return xen_tool(h, "xl", args); }
+
+} // namespace kxen::test
+
+#define KXEN_REQUIRE_XEN_TOOLS()                                                   \
+    do {                                                                           \
+        if (auto why = ::kxen::test::xen_tools_unavailable_reason(); !why.empty()) \
+            GTEST_SKIP() << why;                                                   \
+    } while (0)
