@@ -28,6 +28,9 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"auto", "kvm", "soft"}))
         ->capture_default_str();
     app.add_flag("--no-services", no_services, "do not start kxenstored and kxen-backend (run them yourself)");
+    bool no_xenstored = false;
+    app.add_flag("--no-xenstored", no_xenstored,
+                 "do not start kxenstored: another xenstored (Xen's) serves <state-dir>/xenstored/socket");
     CLI11_PARSE(app, argc, argv);
     opt.accel = accel == "kvm" ? accel::Kind::kvm : accel == "soft" ? accel::Kind::soft : accel::Kind::automatic;
 
@@ -84,7 +87,7 @@ int main(int argc, char** argv) {
         auto bindir = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
         auto dir = std::filesystem::absolute(opt.state_dir).string();
         auto xs = bindir / "kxenstored";
-        if (std::filesystem::exists(xs))
+        if (!no_xenstored && std::filesystem::exists(xs))
             services.start(xs, {"--socket", dir + "/xenstored/socket", "--state-dir", dir + "/xenstored",
                                 "--privcmd", socket});
         auto be = bindir / "kxen-backend";

@@ -379,6 +379,30 @@ XenResult<ForeignMap> Client::map_foreign(std::uint16_t domid, std::uint64_t gfn
     return ForeignMap{std::move(*m)};
 }
 
+XenResult<ForeignMap> Client::map_grant_frame(std::uint16_t domid, std::uint32_t idx) {
+    reset();
+    xen_mem_acquire_resource op{};
+    op.domid = domid;
+    op.type = XENMEM_resource_grant_table;
+    op.id = XENMEM_resource_grant_table_id_shared;
+    op.frame = idx;
+    op.nr_frames = 1;
+    auto list = stage(nullptr, sizeof(xen_pfn_t));
+    op.frame_list.p = reinterpret_cast<xen_pfn_t*>(list);
+    auto off = stage(op);
+    if (auto n = hypercall(__HYPERVISOR_memory_op, XENMEM_acquire_resource, off); n < 0)
+        return xen_fail(static_cast<XenErr>(-n));
+    xen_pfn_t mfn = 0;
+    fetch(list, &mfn, sizeof mfn);
+    UniqueFd ram;
+    auto r = call(Op::ram_pool, {}, &ram);
+    if (auto c = check(r); !c) return xen_fail(c.error());
+    if (!ram) return xen_fail(XenErr::io);
+    auto m = Mapping::shared(ram.raw(), 4096, static_cast<off_t>(mfn << 12));
+    if (!m) return xen_fail(XenErr::nomem);
+    return ForeignMap{std::move(*m)};
+}
+
 XenResult<std::string> Client::console_read(std::uint16_t domid, std::uint64_t& pos, int wait_ms) {
     reset();
     constexpr std::uint64_t max = 64 << 10;

@@ -83,6 +83,9 @@ public:
     XenResult<void> resume_domain(std::uint16_t domid);
     XenResult<ForeignMap> map_foreign(std::uint16_t domid, std::uint64_t gfn, std::uint64_t count,
                                       bool readonly = false);
+    // Shared grant frame `idx` of the domain, mapped writable (XENMEM_acquire_resource): where
+    // the toolstack seeds the reserved entries before the guest runs.
+    XenResult<ForeignMap> map_grant_frame(std::uint16_t domid, std::uint32_t idx);
     XenResult<PoolRange> pool_range(std::uint16_t domid, std::uint64_t gfn, std::uint64_t count);
     // Bytes of console_io output from `pos`; waits up to wait_ms for some. Updates pos.
     XenResult<std::string> console_read(std::uint16_t domid, std::uint64_t& pos, int wait_ms);

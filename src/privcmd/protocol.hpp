@@ -46,6 +46,8 @@ enum class Op : std::uint32_t {
     // resuming it returns 1 from that hypercall. One guard per domain and connection.
     domain_guard = 14,
     evtchn_bind_virq = 15,  // a0 = a global VIRQ (VIRQ_DOM_EXC). ret = local port; fd: its eventfd
+    // fd: guest RAM (the pool), where XENMEM_acquire_resource's frames ("mfns") are.
+    ram_pool = 16,
 };
 
 enum class Guard : std::uint64_t {

@@ -233,6 +233,7 @@ Reply Session::handle(Request const& rq, UniqueFd& passed, int& out_fd) {
             (void)hv::evtchn::send(*hv_, hv_->dom0_evtchns(), static_cast<evtchn_port_t>(rq.a[1] - 1));
         return rp;
     }
+    case Op::ram_pool: out_fd = hv_->pool().fd(); return rp;
     case Op::evtchn_bind_virq: {
         // Only global VIRQs mean anything to dom0 here; Xen refuses a per-vCPU one on a
         // vCPU other than 0 the same way.
@@ -251,6 +252,10 @@ Reply Session::evtchn_bind(Request const& rq, int& out_fd) {
     XenResult<evtchn_port_t> port = xen_fail(XenErr::inval);
     if (rq.a[1] == ~0ull) {
         port = t.alloc_unbound(remote);
+    } else if (remote == 0) {
+        // A port another dom0 process offered (Linux's xenbus offers xenstored one for dom0's
+        // own store connection, /proc/xen/xsd_port).
+        port = hv::evtchn::bind_interdomain(t, t, static_cast<evtchn_port_t>(rq.a[1]));
     } else {
         auto d = hv_->lookup(remote);
         if (!d) return {err(XenErr::srch), {}};

@@ -11,6 +11,7 @@ extern "C" {
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <vector>
 #include <xen/memory.h>
 #include "xenlibs/channel.hpp"
 #include "xenlibs/toolcore_internal.hpp"
@@ -160,25 +161,59 @@ int xenforeignmemory_resource_size(xenforeignmemory_handle* h, domid_t domid, un
     return 0;
 }
 
-// Resources (grant table frames, ioreq pages) are pages kxend keeps for the domain: what a
-// caller would map is asked for with XENMEM_acquire_resource, as on Xen, and refused the way
-// Xen refuses a resource it does not have.
+// Resources are pages kxend keeps for a domain (the grant table's frames): kxend names them
+// by their place in the RAM pool (Xen's mfns), and they are mapped from the pool's fd.
 xenforeignmemory_resource_handle* xenforeignmemory_map_resource(xenforeignmemory_handle* h, domid_t domid,
                                                                 unsigned type, unsigned id, unsigned long frame,
                                                                 unsigned long nr_frames, void** paddr, int prot,
                                                                 int flags) {
-    (void)frame;
-    (void)prot;
-    (void)flags;
-    (void)paddr;
-    std::size_t size = 0;
-    if (xenforeignmemory_resource_size(h, domid, type, id, &size) < 0) return nullptr;
-    if (nr_frames == 0 || (size >> 12) < nr_frames) {
-        errno = EINVAL;
+    if (nr_frames == 0 || nr_frames > 32) {   // Xen's limit per call
+        errno = nr_frames ? E2BIG : EINVAL;
         return nullptr;
     }
-    errno = EOPNOTSUPP;
-    return nullptr;
+    auto* arg = static_cast<std::byte*>(h->ch->alloc_pages(1));
+    if (!arg) return nullptr;
+    auto* op = reinterpret_cast<xen_mem_acquire_resource*>(arg);
+    auto* mfns = reinterpret_cast<xen_pfn_t*>(arg + 512);
+    *op = {};
+    op->domid = domid;
+    op->type = static_cast<std::uint16_t>(type);
+    op->id = id;
+    op->frame = frame;
+    op->nr_frames = static_cast<std::uint32_t>(nr_frames);
+    op->frame_list = mfns;   // a plain pointer in tools builds
+    auto r = h->ch->call(Op::hypercall, {__HYPERVISOR_memory_op, XENMEM_acquire_resource,
+                                         reinterpret_cast<std::uint64_t>(op), 0, 0, 0});
+    std::vector<xen_pfn_t> list(mfns, mfns + nr_frames);
+    h->ch->free_pages(arg, 1);
+    if (r < 0) {
+        kxen::xenlibs::c_result(r);
+        return nullptr;
+    }
+    UniqueFd pool;
+    if (auto p = h->ch->call(Op::ram_pool, {}, &pool); p < 0 || !pool) {
+        errno = p < 0 ? static_cast<int>(-p) : EIO;
+        return nullptr;
+    }
+    void* area = ::mmap(paddr ? *paddr : nullptr, nr_frames << 12, PROT_NONE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | (flags & MAP_FIXED), -1, 0);
+    if (area == MAP_FAILED) return nullptr;
+    for (std::size_t i = 0; i < nr_frames; ++i)
+        if (::mmap(static_cast<std::byte*>(area) + (i << 12), 4096, prot, MAP_SHARED | MAP_FIXED, pool.raw(),
+                   static_cast<off_t>(list[i] << 12)) == MAP_FAILED) {
+            int e = errno;
+            ::munmap(area, nr_frames << 12);
+            errno = e;
+            return nullptr;
+        }
+    auto* res = new (std::nothrow) xenforeignmemory_resource_handle{area, nr_frames};
+    if (!res) {
+        ::munmap(area, nr_frames << 12);
+        errno = ENOMEM;
+        return nullptr;
+    }
+    if (paddr) *paddr = area;
+    return res;
 }
 
 int xenforeignmemory_unmap_resource(xenforeignmemory_handle*, xenforeignmemory_resource_handle* r) {

@@ -81,7 +81,7 @@ bool socket_answers(std::string const& path, int type = SOCK_SEQPACKET) {
 
 } // namespace
 
-Host::Host() {
+Host::Host(Options opt) {
     char tmpl[] = "/tmp/kxen-test-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
     pid_ = ::fork();
@@ -97,7 +97,7 @@ Host::Host() {
         std::string sock = socket(), st = state().string();
         std::string const a = accel();
         ::execl(bin.c_str(), bin.c_str(), "--socket", sock.c_str(), "--state-dir", st.c_str(), "--accel",
-                a.c_str(), nullptr);
+                a.c_str(), opt.kxenstored ? nullptr : "--no-xenstored", nullptr);
         ::_exit(127);
     }
     for (int i = 0; i < 200 && !socket_answers(socket()); ++i) {
@@ -105,7 +105,8 @@ Host::Host() {
         std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }
     // The host is ready once the store it starts serves too (kxl writes each domain's tree).
-    for (int i = 0; i < 400 && !socket_answers((state() / "xenstored" / "socket").string(), SOCK_STREAM); ++i) {
+    auto const store = (state() / "xenstored" / "socket").string();
+    for (int i = 0; opt.kxenstored && i < 400 && !socket_answers(store, SOCK_STREAM); ++i) {
         if (!kxend_alive()) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }

@@ -31,7 +31,11 @@ bool type(int console_socket, std::string const& keys);
 
 class Host {
 public:
-    Host();
+    struct Options {
+        bool kxenstored = true;   // false: kxend --no-xenstored (the test runs a store itself)
+    };
+    Host() : Host(Options{}) {}
+    explicit Host(Options opt);
     ~Host();
     Host(Host const&) = delete;
     Host& operator=(Host const&) = delete;

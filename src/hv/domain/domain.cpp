@@ -35,7 +35,28 @@ Domain::Domain(Hv& hv, DomId id, std::unique_ptr<accel::Vm> vm, xen_domain_handl
     pause_count_ = 1;   // Xen creates domains paused; the toolstack unpauses when built
 }
 
-Domain::~Domain() = default;
+Domain::~Domain() {
+    for (auto const& e : xen_pages_) hv_->pool().free(e);
+}
+
+std::optional<std::uint64_t> Domain::grant_frame_offset(std::uint64_t idx) {
+    std::lock_guard g{xen_pages_mu_};
+    auto [page, gfn] = gnttab_.frame(idx);
+    if (gfn != ~0ull) return p2m_.pool_offset(Gfn{gfn}, 1);
+    if (page) return static_cast<std::uint64_t>(page - hv_->pool().host(0));
+    if (idx >= gnttab_.max_frames()) return std::nullopt;
+    auto ext = hv_->pool().alloc(1);
+    if (!ext) return std::nullopt;
+    if (!gnttab_.set_home(idx, hv_->pool().host(ext->offset))) {
+        // The guest placed the frame meanwhile.
+        hv_->pool().free(*ext);
+        auto [p2, gfn2] = gnttab_.frame(idx);
+        if (gfn2 == ~0ull) return std::nullopt;
+        return p2m_.pool_offset(Gfn{gfn2}, 1);
+    }
+    xen_pages_.push_back(*ext);
+    return ext->offset;
+}
 
 SysResult<Vcpu*> Domain::create_vcpu(std::uint32_t i) {
     auto cpu = vm_->create_vcpu(i);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 #include <xen/xen.h>
@@ -58,6 +59,10 @@ public:
     [[nodiscard]] P2m& p2m() { return p2m_; }
     [[nodiscard]] evtchn::Table& evtchns() { return evtchn_; }
     [[nodiscard]] GrantTable& gnttab() { return gnttab_; }
+    // Where shared grant frame idx is in the RAM pool, for dom0 to map
+    // (XENMEM_acquire_resource): the guest's page if it placed the frame, else a page kxend
+    // keeps for the frame until then (Xen's own frame). Nothing if the pool is full.
+    std::optional<std::uint64_t> grant_frame_offset(std::uint64_t idx);
     // The FIFO ABI's state once the guest switched to it (EVTCHNOP_init_control), else null.
     [[nodiscard]] evtchn::Fifo* fifo() const { return fifo_.load(); }
     evtchn::Fifo& use_fifo();
@@ -138,6 +143,8 @@ private:
     P2m p2m_;
     evtchn::Table evtchn_;
     GrantTable gnttab_;
+    std::mutex xen_pages_mu_;
+    std::vector<Extent> xen_pages_;   // pool pages kxend holds for the domain (grant frames)
     std::unique_ptr<evtchn::Fifo> fifo_owner_;
     std::atomic<evtchn::Fifo*> fifo_{nullptr};
     std::vector<std::unique_ptr<Vcpu>> vcpus_;

@@ -39,10 +39,27 @@ XenResult<void> GrantTable::map_frame(std::uint64_t idx, bool status, std::byte*
         return {};
     }
     if (idx >= max_frames_) return xen_fail(XenErr::inval);
+    // A Xen frame keeps its entries wherever it is placed: what dom0 seeded before the guest
+    // placed it, or what the frame held at the gfn it had before.
+    if (shared_[idx] && shared_[idx] != frame) std::memcpy(frame, shared_[idx], 4096);
     shared_[idx] = frame;
     shared_gfn_[idx] = gfn;
     if (idx >= nr_frames_) nr_frames_ = static_cast<unsigned>(idx + 1);   // gnttab_grow_table
     return {};
+}
+
+std::pair<std::byte*, std::uint64_t> GrantTable::frame(std::uint64_t idx) const {
+    std::shared_lock g{mu_};
+    if (idx >= max_frames_) return {nullptr, ~0ull};
+    return {shared_[idx], shared_gfn_[idx]};
+}
+
+bool GrantTable::set_home(std::uint64_t idx, std::byte* page) {
+    std::unique_lock g{mu_};
+    if (idx >= max_frames_ || shared_[idx]) return false;
+    shared_[idx] = page;
+    if (idx >= nr_frames_) nr_frames_ = static_cast<unsigned>(idx + 1);
+    return true;
 }
 
 XenResult<std::vector<std::uint64_t>> GrantTable::setup(unsigned nr) {

@@ -43,6 +43,14 @@ public:
 
     // XENMEM_add_to_physmap, space grant_table: page `frame` now is frame idx.
     XenResult<void> map_frame(std::uint64_t idx, bool status, std::byte* frame, std::uint64_t gfn);
+    // Shared frame idx: the page kxend reaches it at (null: none yet) and its gfn (~0: not in
+    // the guest's physmap).
+    [[nodiscard]] std::pair<std::byte*, std::uint64_t> frame(std::uint64_t idx) const;
+    // Xen's frames exist before the guest places them: dom0 seeds the reserved entries
+    // (console, xenstore) through XENMEM_acquire_resource. A frame with no page yet gets
+    // `page` (kxend's); false if it has one already. When the guest places the frame
+    // (map_frame), its entries move with it, as a Xen frame keeps its contents.
+    bool set_home(std::uint64_t idx, std::byte* page);
     // GNTTABOP_setup_table: grow to nr frames; gfns of the frames (~0 where not mapped yet).
     XenResult<std::vector<std::uint64_t>> setup(unsigned nr);
     XenResult<std::vector<std::uint64_t>> status_frames(unsigned nr) const;

@@ -93,6 +93,35 @@ long add_to_physmap(Caller& c, std::uint64_t arg) {
     }
 }
 
+// dom0 maps a domain's resource. Only the grant table's shared frames are offered (what
+// libxenguest seeds the console and xenstore entries through); for a dom0 process the
+// frames come back as pages of the RAM pool ("mfns"), which it maps from the pool's fd.
+long acquire_resource(Caller& c, std::uint64_t arg) {
+    if (!c.privileged()) return xen_ret(XenErr::perm);
+    auto op = c.mem.copy_from<xen_mem_acquire_resource_t>(arg);
+    if (!op) return xen_ret(XenErr::fault);
+    auto d = target_domain(c, op->domid);
+    if (!d) return xen_ret(d.error());
+    if (op->type != XENMEM_resource_grant_table || op->id != XENMEM_resource_grant_table_id_shared) {
+        note_unimplemented(__HYPERVISOR_memory_op, (std::uint64_t{op->type} << 32) | op->id);
+        return xen_ret(XenErr::opnotsupp);
+    }
+    auto max = (*d)->gnttab().max_frames();
+    if (op->nr_frames == 0) {   // a size query
+        op->nr_frames = max;
+        return c.mem.copy_to(arg, *op) ? 0 : xen_ret(XenErr::fault);
+    }
+    if (op->nr_frames > 32) return xen_ret(XenErr::e2big);   // Xen's limit per call
+    if (op->frame >= max || op->nr_frames > max - op->frame) return xen_ret(XenErr::inval);
+    for (std::uint32_t i = 0; i < op->nr_frames; ++i) {
+        auto off = (*d)->grant_frame_offset(op->frame + i);
+        if (!off) return xen_ret(XenErr::nomem);
+        xen_pfn_t mfn = *off >> 12;
+        if (!c.mem.copy_to(handle_addr(op->frame_list) + i * sizeof mfn, mfn)) return xen_ret(XenErr::fault);
+    }
+    return 0;
+}
+
 long memory_map(Caller& c, std::uint64_t arg) {
     if (!c.dom) return xen_ret(XenErr::inval);
     auto m = c.mem.copy_from<xen_memory_map_t>(arg);
@@ -138,6 +167,7 @@ long do_memory_op(Caller& c, Args const& a) {
     case XENMEM_current_reservation: return reservation(c, a[1], false);
     case XENMEM_maximum_reservation: return reservation(c, a[1], true);
     case XENMEM_maximum_ram_page: return static_cast<long>(c.hv.pool().size() >> 12);
+    case XENMEM_acquire_resource: return acquire_resource(c, a[1]);
     case XENMEM_maximum_gpfn: {
         auto id = c.mem.copy_from<domid_t>(a[1]);
         if (!id) return xen_ret(XenErr::fault);

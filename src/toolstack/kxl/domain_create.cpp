@@ -1,8 +1,10 @@
 #include "toolstack/kxl/domain_create.hpp"
+#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <fmt/format.h>
+#include <xen/grant_table.h>
 #include <xen/hvm/params.h>
 #include <xen/sched.h>
 #include <xen/event_channel.h>
@@ -135,6 +137,17 @@ std::expected<StoreChannels, std::string> offer_channels(privcmd::Client& c, std
             return std::unexpected(std::string("cannot allocate the console/store event channels"));
         (void)c.set_hvm_param(domid, static_cast<std::uint32_t>(param), a.port);
         (param == HVM_PARAM_STORE_EVTCHN ? ch.store_port : ch.console_port) = a.port;
+    }
+    // libxc's xc_dom_gnttab_seed: the reserved grant entries give dom0 (the console and store
+    // backends) the console and xenstore pages, so a xenstored that maps the store by grant
+    // (Xen's C xenstored) finds it.
+    auto frame = c.map_grant_frame(domid, 0);
+    if (!frame) return std::unexpected(err("map the grant table", frame.error()));
+    auto* e = frame->map.as<grant_entry_v1_t>();
+    for (auto [ref, gfn] : {std::pair{GNTTAB_RESERVED_CONSOLE, ch.console_gfn}, {GNTTAB_RESERVED_XENSTORE, ch.store_gfn}}) {
+        e[ref].domid = 0;
+        e[ref].frame = static_cast<std::uint32_t>(gfn);
+        std::atomic_ref<std::uint16_t>{e[ref].flags}.store(GTF_permit_access, std::memory_order_release);
     }
     return ch;
 }
