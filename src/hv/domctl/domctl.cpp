@@ -2,7 +2,6 @@
 #include <cstdint>
 #include <algorithm>
 #include <cstring>
-#include <vector>
 #include <xen/domctl.h>
 #include <xen/hvm/hvm_vcpu.h>
 #include "common/log.hpp"
@@ -11,13 +10,16 @@
 #include "hv/domctl/hvm_context.hpp"
 #include "hv/hv.hpp"
 #include "hv/hypercall/hypercall.hpp"
+#include "hv/sysctl/cpumap.hpp"
 
 namespace kxen::hv {
 namespace {
 
 XenResult<void> createdomain(Caller& c, xen_domctl& op) {
     auto const& cd = op.u.createdomain;
-    auto d = c.hv.create_domain(op.domain, cd.handle, cd.flags, cd.max_vcpus);
+    // As Xen: an id that is no guest's (0, DOMID_INVALID, libxl's "let Xen choose") picks one.
+    auto want = op.domain < DOMID_FIRST_RESERVED ? op.domain : 0;
+    auto d = c.hv.create_domain(static_cast<DomId>(want), cd.handle, cd.flags, cd.max_vcpus);
     if (!d) return xen_fail(d.error());
     op.domain = (*d)->id();
     return {};
@@ -173,13 +175,8 @@ XenResult<void> getvcpuaffinity(Caller& c, std::uint32_t nr_vcpus, xen_domctl& o
     auto& va = op.u.vcpuaffinity;
     if (va.vcpu >= nr_vcpus) return xen_fail(XenErr::inval);
     unsigned pcpus = c.hv.sched().nr_pcpus();
-    auto fill = [&](xenctl_bitmap& m) -> bool {
-        std::vector<std::uint8_t> bits((m.nr_bits + 7) / 8, 0);
-        for (unsigned p = 0; p < pcpus && p < m.nr_bits; ++p) bits[p / 8] |= static_cast<std::uint8_t>(1u << (p % 8));
-        return bits.empty() || c.mem.write(handle_addr(m.bitmap), bits.data(), bits.size());
-    };
-    if ((va.flags & XEN_VCPUAFFINITY_HARD) && !fill(va.cpumap_hard)) return xen_fail(XenErr::fault);
-    if ((va.flags & XEN_VCPUAFFINITY_SOFT) && !fill(va.cpumap_soft)) return xen_fail(XenErr::fault);
+    if ((va.flags & XEN_VCPUAFFINITY_HARD) && !write_all_cpus(c.mem, va.cpumap_hard, pcpus)) return xen_fail(XenErr::fault);
+    if ((va.flags & XEN_VCPUAFFINITY_SOFT) && !write_all_cpus(c.mem, va.cpumap_soft, pcpus)) return xen_fail(XenErr::fault);
     return {};
 }
 
@@ -231,6 +228,22 @@ XenResult<void> dispatch(Caller& c, xen_domctl& op) {
     case XEN_DOMCTL_getvcpucontext: return getvcpucontext(c, *d, op);
     case XEN_DOMCTL_getvcpuinfo: return getvcpuinfo(*d, op);
     case XEN_DOMCTL_getvcpuaffinity: return getvcpuaffinity(c, d->max_vcpus(), op);
+    // Affinities are accepted and not kept: every vCPU may run on every pCPU, which the maps
+    // written back (the effective affinity, as Xen reports) say.
+    case XEN_DOMCTL_setvcpuaffinity: return getvcpuaffinity(c, d->max_vcpus(), op);
+    case XEN_DOMCTL_setnodeaffinity: return {};
+    // Xen's pool for shadow/HAP page tables: KVM or the software vCPU keep their own.
+    case XEN_DOMCTL_set_paging_mempool_size: return {};
+    case XEN_DOMCTL_get_paging_mempool_size: op.u.paging_mempool.size = 0; return {};
+    // The guest's TSC is the host's (DESIGN-NOTES): Xen's default and never_emulate modes.
+    case XEN_DOMCTL_settscinfo:
+        if (op.u.tsc_info.tsc_mode != 0 && op.u.tsc_info.tsc_mode != 2) return xen_fail(XenErr::opnotsupp);
+        return {};
+    case XEN_DOMCTL_gettscinfo:
+        op.u.tsc_info = {};
+        op.u.tsc_info.gtsc_khz = static_cast<std::uint32_t>(c.hv.clock().tsc_khz());
+        op.u.tsc_info.elapsed_nsec = c.hv.clock().system_time();
+        return {};
     case XEN_DOMCTL_setdomainhandle:
         std::memcpy(d->handle, op.u.setdomainhandle.handle, sizeof d->handle);
         return {};

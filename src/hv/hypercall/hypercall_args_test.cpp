@@ -1,12 +1,15 @@
 // Hypercall argument decoding as a dom0 caller sees it: every pointer and count is untrusted.
 #include <gtest/gtest.h>
+#include <array>
 #include <cstring>
 #include <vector>
 #include <xen/domctl.h>
+#include <xen/grant_table.h>
 #include <xen/memory.h>
 #include <xen/sysctl.h>
 #include <xen/version.h>
 #include <xen/hvm/hvm_op.h>
+#include "hv/domain/domain.hpp"
 #include "hv/hv.hpp"
 #include "hv/hypercall/byte_memory.hpp"
 #include "hv/hypercall/hypercall.hpp"
@@ -156,4 +159,172 @@ TEST_F(HypercallArgs, OperationsOnMissingDomainsAreEsrch) {
     op.cmd = XEN_DOMCTL_destroydomain;
     put(0, op);
     EXPECT_EQ(call(__HYPERVISOR_domctl, {0}), -3);
+}
+
+// What Xen's own tools ask first (xl list, xenstored): dom0 is in every list, and is queryable.
+TEST_F(HypercallArgs, Dom0IsListedFirstAndCanBeQueried) {
+    auto id = create();
+    xen_sysctl op{};
+    op.cmd = XEN_SYSCTL_getdomaininfolist;
+    op.interface_version = XEN_SYSCTL_INTERFACE_VERSION;
+    op.u.getdomaininfolist.first_domain = 0;
+    op.u.getdomaininfolist.max_domains = 8;
+    op.u.getdomaininfolist.buffer.p = reinterpret_cast<xen_domctl_getdomaininfo_t*>(1024);
+    put(0, op);
+    ASSERT_EQ(call(__HYPERVISOR_sysctl, {0}), 0);
+    ASSERT_EQ(get<xen_sysctl>(0).u.getdomaininfolist.num_domains, 2u);
+    auto dom0 = get<xen_domctl_getdomaininfo_t>(1024);
+    auto guest = get<xen_domctl_getdomaininfo_t>(1024 + sizeof(xen_domctl_getdomaininfo_t));
+    EXPECT_EQ(dom0.domain, 0);
+    EXPECT_TRUE(dom0.flags & XEN_DOMINF_running);
+    EXPECT_FALSE(dom0.flags & XEN_DOMINF_hvm_guest);
+    EXPECT_EQ(dom0.nr_online_vcpus, 1u);   // one pCPU in this fixture
+    EXPECT_EQ(guest.domain, id);
+    // From 1 on, dom0 is not there.
+    op.u.getdomaininfolist.first_domain = 1;
+    put(0, op);
+    ASSERT_EQ(call(__HYPERVISOR_sysctl, {0}), 0);
+    EXPECT_EQ(get<xen_sysctl>(0).u.getdomaininfolist.num_domains, 1u);
+
+    xen_domctl d{};
+    d.cmd = XEN_DOMCTL_getvcpuinfo;
+    d.domain = 0;
+    d.interface_version = XEN_DOMCTL_INTERFACE_VERSION;
+    put(0, d);
+    ASSERT_EQ(call(__HYPERVISOR_domctl, {0}), 0);
+    EXPECT_TRUE(get<xen_domctl>(0).u.getvcpuinfo.online);
+    d.u.getvcpuinfo.vcpu = 1;   // dom0 has one vCPU per pCPU
+    put(0, d);
+    EXPECT_EQ(call(__HYPERVISOR_domctl, {0}), -22);
+    d.cmd = XEN_DOMCTL_destroydomain;   // the host is not a domain to change
+    put(0, d);
+    EXPECT_EQ(call(__HYPERVISOR_domctl, {0}), -1);
+}
+
+TEST_F(HypercallArgs, CreateDomainWithNoGuestIdPicksOne) {
+    xen_domctl op{};
+    op.cmd = XEN_DOMCTL_createdomain;
+    op.interface_version = XEN_DOMCTL_INTERFACE_VERSION;
+    op.domain = DOMID_INVALID;   // libxl: let Xen choose
+    op.u.createdomain.flags = XEN_DOMCTL_CDF_hvm;
+    op.u.createdomain.max_vcpus = 1;
+    put(0, op);
+    ASSERT_EQ(call(__HYPERVISOR_domctl, {0}), 0);
+    auto id = get<xen_domctl>(0).domain;
+    EXPECT_GT(id, 0);
+    EXPECT_LT(id, DOMID_FIRST_RESERVED);
+}
+
+TEST_F(HypercallArgs, OneCpupoolOneNodeAndAllCpusInEveryMap) {
+    create();
+    xen_sysctl op{};
+    op.cmd = XEN_SYSCTL_cpupool_op;
+    op.interface_version = XEN_SYSCTL_INTERFACE_VERSION;
+    op.u.cpupool_op.op = XEN_SYSCTL_CPUPOOL_OP_INFO;
+    op.u.cpupool_op.cpumap.bitmap.p = reinterpret_cast<std::uint8_t*>(2048);
+    op.u.cpupool_op.cpumap.nr_bits = 64;
+    put(2048, std::uint64_t{0});
+    put(0, op);
+    ASSERT_EQ(call(__HYPERVISOR_sysctl, {0}), 0);
+    auto p = get<xen_sysctl>(0).u.cpupool_op;
+    EXPECT_EQ(p.cpupool_id, 0u);
+    EXPECT_EQ(p.sched_id, unsigned{XEN_SCHEDULER_CREDIT});
+    EXPECT_EQ(p.n_dom, 2u);   // dom0 and the guest
+    EXPECT_EQ(get<std::uint64_t>(2048), 1u);   // the one pCPU
+    op.u.cpupool_op.cpupool_id = 1;
+    put(0, op);
+    EXPECT_EQ(call(__HYPERVISOR_sysctl, {0}), -2);
+
+    op = {};
+    op.cmd = XEN_SYSCTL_numainfo;
+    op.interface_version = XEN_SYSCTL_INTERFACE_VERSION;
+    put(0, op);
+    ASSERT_EQ(call(__HYPERVISOR_sysctl, {0}), 0);
+    EXPECT_EQ(get<xen_sysctl>(0).u.numainfo.num_nodes, 1u);
+
+    op = {};
+    op.cmd = XEN_SYSCTL_cputopoinfo;
+    op.interface_version = XEN_SYSCTL_INTERFACE_VERSION;
+    op.u.cputopoinfo.num_cpus = 4;
+    op.u.cputopoinfo.cputopo.p = reinterpret_cast<xen_sysctl_cputopo_t*>(2048);
+    put(2048, xen_sysctl_cputopo_t{7, 7, 7});
+    put(0, op);
+    ASSERT_EQ(call(__HYPERVISOR_sysctl, {0}), 0);
+    EXPECT_EQ(get<xen_sysctl>(0).u.cputopoinfo.num_cpus, 1u);
+    auto t = get<xen_sysctl_cputopo_t>(2048);
+    EXPECT_EQ(t.core, 0u);
+    EXPECT_EQ(t.socket, 0u);
+    EXPECT_EQ(t.node, 0u);
+}
+
+TEST_F(HypercallArgs, MulticallRunsEachEntryAndRefusesNesting) {
+    multicall_entry_t e[3]{};
+    e[0].op = __HYPERVISOR_xen_version;
+    e[0].args[0] = XENVER_version;
+    e[1].op = __HYPERVISOR_multicall;
+    e[2].op = 1000;
+    put(4096, e);
+    ASSERT_EQ(call(__HYPERVISOR_multicall, {4096, 3}), 0);
+    std::array<multicall_entry_t, 3> r{};
+    ASSERT_TRUE(mem.read(4096, r.data(), sizeof r));
+    EXPECT_EQ(r[0].result, xen_ulong_t{(4 << 16) | 17});
+    EXPECT_EQ(static_cast<long>(r[1].result), -22);
+    EXPECT_EQ(static_cast<long>(r[2].result), -38);
+    EXPECT_EQ(call(__HYPERVISOR_multicall, {~0ull - 8, 1}), -14);
+}
+
+// libxenguest seeds the reserved grant entries in Xen's own frame before the guest runs; the
+// entries are in the frame the guest then places in its physmap.
+TEST_F(HypercallArgs, AcquiredGrantFrameKeepsItsEntriesWhenTheGuestPlacesIt) {
+    auto id = create();
+    xen_mem_acquire_resource_t ar{};
+    ar.domid = id;
+    ar.type = XENMEM_resource_grant_table;
+    ar.id = XENMEM_resource_grant_table_id_shared;
+    put(0, ar);
+    ASSERT_EQ(call(__HYPERVISOR_memory_op, {XENMEM_acquire_resource, 0}), 0);   // a size query
+    EXPECT_EQ(get<xen_mem_acquire_resource_t>(0).nr_frames, hv->lookup(id)->gnttab().max_frames());
+    ar.nr_frames = 1;
+    ar.frame_list.p = reinterpret_cast<xen_pfn_t*>(512);
+    put(0, ar);
+    ASSERT_EQ(call(__HYPERVISOR_memory_op, {XENMEM_acquire_resource, 0}), 0);
+    auto mfn = get<xen_pfn_t>(512);
+    auto* frame = reinterpret_cast<grant_entry_v1_t*>(hv->pool().host(mfn << 12));
+    frame[1] = {GTF_permit_access, 0, 0x1234};
+    // The same frame again: the same page.
+    ASSERT_EQ(call(__HYPERVISOR_memory_op, {XENMEM_acquire_resource, 0}), 0);
+    EXPECT_EQ(get<xen_pfn_t>(512), mfn);
+
+    ASSERT_TRUE(hv->lookup(id)->p2m().populate(Gfn{0x100}, 1));
+    xen_add_to_physmap_t xatp{};
+    xatp.domid = id;
+    xatp.space = XENMAPSPACE_grant_table;
+    xatp.idx = 0;
+    xatp.gpfn = 0x100;
+    put(0, xatp);
+    ASSERT_EQ(call(__HYPERVISOR_memory_op, {XENMEM_add_to_physmap, 0}), 0);
+    auto* placed = reinterpret_cast<grant_entry_v1_t*>(hv->lookup(id)->gpa_ptr(0x100 << 12, 4096));
+    ASSERT_NE(placed, nullptr);
+    EXPECT_EQ(placed[1].frame, 0x1234u);
+    EXPECT_EQ(placed[1].flags, GTF_permit_access);
+    // Acquired now, frame 0 is the guest's page.
+    ar.nr_frames = 1;
+    put(0, ar);
+    ASSERT_EQ(call(__HYPERVISOR_memory_op, {XENMEM_acquire_resource, 0}), 0);
+    EXPECT_EQ(get<xen_pfn_t>(512), *hv->lookup(id)->p2m().pool_offset(Gfn{0x100}, 1) >> 12);
+
+    // Refusals: another resource, frames out of range, too many at once.
+    auto refused = [&](xen_mem_acquire_resource_t a, long want) {
+        put(0, a);
+        EXPECT_EQ(call(__HYPERVISOR_memory_op, {XENMEM_acquire_resource, 0}), want);
+    };
+    auto bad = ar;
+    bad.type = XENMEM_resource_ioreq_server;
+    refused(bad, -95);
+    bad = ar;
+    bad.frame = hv->lookup(id)->gnttab().max_frames();
+    refused(bad, -22);
+    bad = ar;
+    bad.nr_frames = 33;
+    refused(bad, -7);
 }

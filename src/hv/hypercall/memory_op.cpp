@@ -168,6 +168,8 @@ long do_memory_op(Caller& c, Args const& a) {
     case XENMEM_maximum_reservation: return reservation(c, a[1], true);
     case XENMEM_maximum_ram_page: return static_cast<long>(c.hv.pool().size() >> 12);
     case XENMEM_acquire_resource: return acquire_resource(c, a[1]);
+    case XENMEM_get_sharing_freed_pages:
+    case XENMEM_get_sharing_shared_pages: return 0;   // no memory sharing here
     case XENMEM_maximum_gpfn: {
         auto id = c.mem.copy_from<domid_t>(a[1]);
         if (!id) return xen_ret(XenErr::fault);

@@ -1,4 +1,5 @@
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <set>
@@ -14,6 +15,8 @@ namespace kxen::hv {
 std::uint16_t Caller::id() const { return dom ? dom->id() : 0; }
 
 namespace {
+long do_multicall(Caller& c, Args const& a);
+
 constexpr auto table = [] {
     std::array<Handler, 64> t{};
     t[__HYPERVISOR_set_timer_op] = do_set_timer_op;
@@ -27,8 +30,26 @@ constexpr auto table = [] {
     t[__HYPERVISOR_grant_table_op] = do_grant_table_op;
     t[__HYPERVISOR_sysctl] = do_sysctl;
     t[__HYPERVISOR_domctl] = do_domctl;
+    t[__HYPERVISOR_multicall] = do_multicall;
     return t;
 }();
+
+// A batch of hypercalls, each result written back into its entry. A multicall inside a
+// multicall is refused, as Xen does.
+long do_multicall(Caller& c, Args const& a) {
+    for (std::uint64_t i = 0; i < a[1]; ++i) {
+        auto at = a[0] + i * sizeof(multicall_entry_t);
+        auto e = c.mem.copy_from<multicall_entry_t>(at);
+        if (!e) return xen_ret(XenErr::fault);
+        long r = e->op == __HYPERVISOR_multicall
+                     ? xen_ret(XenErr::inval)
+                     : hypercall(c, e->op, {e->args[0], e->args[1], e->args[2], e->args[3], e->args[4]});
+        e->result = static_cast<xen_ulong_t>(r);
+        if (!c.mem.write(at + offsetof(multicall_entry_t, result), &e->result, sizeof e->result))
+            return xen_ret(XenErr::fault);
+    }
+    return 0;
+}
 } // namespace
 
 long hypercall(Caller& c, std::uint64_t nr, Args const& a) {

@@ -7,6 +7,7 @@
 #include "hv/domctl/domain_info.hpp"
 #include "hv/hv.hpp"
 #include "hv/hypercall/hypercall.hpp"
+#include "hv/sysctl/cpumap.hpp"
 
 namespace kxen::hv {
 namespace {
@@ -28,6 +29,35 @@ XenResult<void> physinfo(Caller& c, xen_sysctl& op) {
     p.total_pages = total;
     p.free_pages = avail;
     p.max_mfn = c.hv.pool().size() >> 12;
+    return {};
+}
+
+// One NUMA node with all the host's memory: what physinfo says (nr_nodes 1).
+XenResult<void> numainfo(Caller& c, xen_sysctl& op) {
+    auto& n = op.u.numainfo;
+    bool query = handle_addr(n.meminfo) == 0 && handle_addr(n.distance) == 0;
+    if (!query && n.num_nodes >= 1) {
+        auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+        xen_sysctl_meminfo_t m{static_cast<std::uint64_t>(::sysconf(_SC_PHYS_PAGES)) * page,
+                               static_cast<std::uint64_t>(::sysconf(_SC_AVPHYS_PAGES)) * page};
+        std::uint32_t local = 10;   // ACPI SLIT's distance of a node to itself
+        if (handle_addr(n.meminfo) && !c.mem.copy_to(handle_addr(n.meminfo), m)) return xen_fail(XenErr::fault);
+        if (handle_addr(n.distance) && !c.mem.copy_to(handle_addr(n.distance), local)) return xen_fail(XenErr::fault);
+    }
+    n.num_nodes = 1;
+    return {};
+}
+
+// Each pCPU a core of socket 0, node 0 (physinfo: one socket, threads_per_core 1).
+XenResult<void> cputopoinfo(Caller& c, xen_sysctl& op) {
+    auto& t = op.u.cputopoinfo;
+    unsigned pcpus = c.hv.sched().nr_pcpus();
+    if (handle_addr(t.cputopo))
+        for (unsigned i = 0; i < pcpus && i < t.num_cpus; ++i) {
+            xen_sysctl_cputopo_t e{i, 0, 0};
+            if (!c.mem.copy_to(handle_addr(t.cputopo) + i * sizeof e, e)) return xen_fail(XenErr::fault);
+        }
+    t.num_cpus = pcpus;
     return {};
 }
 
@@ -62,6 +92,28 @@ XenResult<void> readconsole(Caller& c, xen_sysctl& op) {
     return {};
 }
 
+// One cpupool, 0, with every pCPU and every domain in it (libxl asks before it creates one).
+XenResult<void> cpupool_op(Caller& c, xen_sysctl& op) {
+    auto& p = op.u.cpupool_op;
+    unsigned pcpus = c.hv.sched().nr_pcpus();
+    switch (p.op) {
+    case XEN_SYSCTL_CPUPOOL_OP_INFO:
+        // As Xen: the first pool whose id is >= the one asked for.
+        if (p.cpupool_id > 0) return xen_fail(XenErr::noent);
+        p.cpupool_id = 0;
+        p.sched_id = XEN_SCHEDULER_CREDIT;
+        p.n_dom = static_cast<std::uint32_t>(c.hv.domains().size() + 1);   // dom0 too
+        return write_all_cpus(c.mem, p.cpumap, pcpus) ? XenResult<void>{} : xen_fail(XenErr::fault);
+    case XEN_SYSCTL_CPUPOOL_OP_FREEINFO:   // every pCPU is in pool 0
+        return write_all_cpus(c.mem, p.cpumap, 0) ? XenResult<void>{} : xen_fail(XenErr::fault);
+    case XEN_SYSCTL_CPUPOOL_OP_MOVEDOMAIN:
+        return p.cpupool_id == 0 ? XenResult<void>{} : xen_fail(XenErr::noent);
+    default:
+        note_unimplemented(__HYPERVISOR_sysctl, (std::uint64_t{XEN_SYSCTL_cpupool_op} << 32) | p.op);
+        return xen_fail(XenErr::opnotsupp);
+    }
+}
+
 XenResult<void> sched_id(Caller&, xen_sysctl& op) {
     op.u.sched_id.sched_id = XEN_SCHEDULER_CREDIT;   // the closest Xen scheduler to round-robin
     return {};
@@ -80,6 +132,9 @@ long do_sysctl(Caller& c, Args const& a) {
     case XEN_SYSCTL_getdomaininfolist: r = getdomaininfolist(c, *op); break;
     case XEN_SYSCTL_readconsole: r = readconsole(c, *op); break;
     case XEN_SYSCTL_sched_id: r = sched_id(c, *op); break;
+    case XEN_SYSCTL_cpupool_op: r = cpupool_op(c, *op); break;
+    case XEN_SYSCTL_numainfo: r = numainfo(c, *op); break;
+    case XEN_SYSCTL_cputopoinfo: r = cputopoinfo(c, *op); break;
     default: note_unimplemented(__HYPERVISOR_sysctl, op->cmd); return xen_ret(XenErr::nosys);
     }
     if (!r) return xen_ret(r.error());
