@@ -28,6 +28,7 @@ enum class XenErr : int {
     range = 34,
     nosys = 38,
     notempty = 39,
+    nobufs = 105,
     nodata = 61,
     overflow = 75,
     opnotsupp = 95,

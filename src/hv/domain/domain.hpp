@@ -133,6 +133,11 @@ public:
     [[nodiscard]] std::vector<E820Entry> memory_map() const;
 
     std::atomic<std::uint64_t> max_pages{0};
+    std::vector<xen_cpuid_leaf_t> cpu_policy;
+    // The credit scheduler's parameters as the toolstack set them (XEN_DOMCTL_scheduler_op).
+    // kxend's round-robin scheduler reports them and does not weigh by them.
+    std::atomic<std::uint16_t> sched_weight{256};
+    std::atomic<std::uint16_t> sched_cap{0};   // the last XEN_DOMCTL_set_cpu_policy (empty: kxend's)
     xen_domain_handle_t handle{};
     std::uint32_t create_flags = 0;
 

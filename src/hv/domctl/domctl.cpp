@@ -4,12 +4,15 @@
 #include <cstring>
 #include <xen/domctl.h>
 #include <xen/hvm/hvm_vcpu.h>
+#include <xen/hvm/save.h>
 #include "common/log.hpp"
 #include "hv/domain/domain.hpp"
+#include "hv/domctl/cpu_policy.hpp"
 #include "hv/domctl/domain_info.hpp"
 #include "hv/domctl/hvm_context.hpp"
 #include "hv/hv.hpp"
 #include "hv/hypercall/hypercall.hpp"
+#include "hv/vcpu/cpuid.hpp"
 #include "hv/sysctl/cpumap.hpp"
 
 namespace kxen::hv {
@@ -232,6 +235,50 @@ XenResult<void> dispatch(Caller& c, xen_domctl& op) {
     // written back (the effective affinity, as Xen reports) say.
     case XEN_DOMCTL_setvcpuaffinity: return getvcpuaffinity(c, d->max_vcpus(), op);
     case XEN_DOMCTL_setnodeaffinity: return {};
+    case XEN_DOMCTL_scheduler_op: {
+        auto& so = op.u.scheduler_op;
+        if (so.sched_id != XEN_SCHEDULER_CREDIT) return xen_fail(XenErr::inval);   // the host's scheduler
+        if (so.cmd == XEN_DOMCTL_SCHEDOP_getinfo) {
+            so.u.credit.weight = d->sched_weight;
+            so.u.credit.cap = d->sched_cap;
+            return {};
+        }
+        if (so.cmd != XEN_DOMCTL_SCHEDOP_putinfo) return xen_fail(XenErr::inval);
+        // As Xen's credit scheduler: weight 1..65535 (0 keeps it), cap a percentage of CPUs.
+        if (so.u.credit.weight) d->sched_weight = so.u.credit.weight;
+        if (so.u.credit.cap > 100 * d->max_vcpus()) return xen_fail(XenErr::inval);
+        d->sched_cap = so.u.credit.cap;
+        return {};
+    }
+    case XEN_DOMCTL_get_cpu_policy: {
+        auto& p = op.u.cpu_policy;
+        auto leaves = d->cpu_policy.empty() ? policy_leaves(guest_cpuid(c.hv.accel().supported_cpuid(), 0)) : d->cpu_policy;
+        if (auto r = copy_policy_out(c.mem, leaves, handle_addr(p.leaves), p.nr_leaves); !r) return r;
+        p.nr_msrs = handle_addr(p.msrs) ? 0 : max_policy_msrs;
+        return {};
+    }
+    case XEN_DOMCTL_set_cpu_policy: {
+        auto& p = op.u.cpu_policy;
+        p.err_leaf = p.err_subleaf = p.err_msr = ~0u;
+        if (p.nr_leaves > max_policy_leaves) return xen_fail(XenErr::e2big);
+        std::vector<xen_cpuid_leaf_t> leaves(p.nr_leaves);
+        for (std::uint32_t i = 0; i < p.nr_leaves; ++i) {
+            auto l = c.mem.copy_from<xen_cpuid_leaf_t>(handle_addr(p.leaves) + i * sizeof(xen_cpuid_leaf_t));
+            if (!l) return xen_fail(XenErr::fault);
+            leaves[i] = *l;
+        }
+        // MSRs: kxend describes none, so a policy may name none it would change.
+        for (std::uint32_t i = 0; i < p.nr_msrs; ++i) {
+            auto m = c.mem.copy_from<xen_msr_entry_t>(handle_addr(p.msrs) + i * sizeof(xen_msr_entry_t));
+            if (!m) return xen_fail(XenErr::fault);
+            if (m->val != 0) {
+                log::warn("d{}: CPUID policy refused: MSR {:#x} = {:#x} (kxend describes no MSRs)", d->id(), m->idx, m->val);
+                p.err_msr = m->idx;
+                return xen_fail(XenErr::inval);
+            }
+        }
+        return set_cpu_policy(*d, leaves, p.err_leaf, p.err_subleaf);
+    }
     // Xen's pool for shadow/HAP page tables: KVM or the software vCPU keep their own.
     case XEN_DOMCTL_set_paging_mempool_size: return {};
     case XEN_DOMCTL_get_paging_mempool_size: op.u.paging_mempool.size = 0; return {};
@@ -250,6 +297,15 @@ XenResult<void> dispatch(Caller& c, xen_domctl& op) {
     case XEN_DOMCTL_settimeoffset: return {};
     case XEN_DOMCTL_shadow_op: return shadow_op(c, *d, op);
     case XEN_DOMCTL_gethvmcontext: return gethvmcontext(c, *d, op);
+    case XEN_DOMCTL_gethvmcontext_partial: {
+        // One record; only MTRRs (hvm_context.hpp) are offered alone.
+        auto& p = op.u.hvmcontext_partial;
+        if (p.instance >= d->max_vcpus()) return xen_fail(XenErr::noent);
+        if (p.type != HVM_SAVE_CODE(MTRR)) return xen_fail(XenErr::noent);
+        auto m = default_mtrr();
+        if (p.bufsz < sizeof m) return xen_fail(XenErr::nospc);
+        return c.mem.copy_to(handle_addr(p.buffer), m) ? XenResult<void>{} : xen_fail(XenErr::fault);
+    }
     case XEN_DOMCTL_getpageframeinfo3: return getpageframeinfo3(c, *d, op);
     case XEN_DOMCTL_sethvmcontext: return sethvmcontext(c, *d, op);
     case XEN_DOMCTL_resumedomain: return d->resume();
@@ -266,6 +322,8 @@ long do_domctl(Caller& c, Args const& a) {
     if (op->interface_version != XEN_DOMCTL_INTERFACE_VERSION) return xen_ret(XenErr::acces);
     auto r = dispatch(c, *op);
     if (!r && r.error() == XenErr::nosys) note_unimplemented(__HYPERVISOR_domctl, op->cmd);
+    // As Xen: a refused policy says which leaf or MSR it objects to.
+    if (!r && op->cmd == XEN_DOMCTL_set_cpu_policy) (void)c.mem.copy_to(a[0], *op);
     if (!r) return xen_ret(r.error());
     return c.mem.copy_to(a[0], *op) ? 0 : xen_ret(XenErr::fault);
 }

@@ -28,6 +28,13 @@ void put(std::vector<std::uint8_t>& out, std::uint16_t type, std::uint16_t insta
 
 } // namespace
 
+hvm_hw_mtrr default_mtrr() {
+    hvm_hw_mtrr m{};
+    m.msr_pat_cr = 0x0007040600070406ull;                  // the PAT's reset value
+    m.msr_mtrr_cap = MTRR_VCNT | (1u << 8) | (1u << 10);   // variable ranges, fixed ranges, WC
+    return m;
+}
+
 XenResult<std::vector<std::uint8_t>> save_hvm_context(Domain& d) {
     if (!d.paused() && !d.is_shutdown()) return xen_fail(XenErr::busy);
     if (!d.wait_stopped()) return xen_fail(XenErr::busy);
@@ -47,6 +54,10 @@ XenResult<std::vector<std::uint8_t>> save_hvm_context(Domain& d) {
         if (auto r = v->save_hw_cpu(cpu); !r) return xen_fail(r.error());
         put(out, HVM_SAVE_CODE(CPU), static_cast<std::uint16_t>(i), &cpu, sizeof cpu);
     }
+    // Xen has an MTRR record for every vCPU; libxenguest starts a PVH vCPU from vCPU 0's.
+    auto mtrr = default_mtrr();
+    for (std::uint32_t i = 0; i < d.max_vcpus(); ++i)
+        put(out, HVM_SAVE_CODE(MTRR), static_cast<std::uint16_t>(i), &mtrr, sizeof mtrr);
     put(out, 0, 0, nullptr, 0);   // END
     return out;
 }

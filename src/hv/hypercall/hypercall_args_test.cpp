@@ -328,3 +328,59 @@ TEST_F(HypercallArgs, AcquiredGrantFrameKeepsItsEntriesWhenTheGuestPlacesIt) {
     bad.nr_frames = 33;
     refused(bad, -7);
 }
+
+// libxl's CPUID round trip: the default policy read, handed back unchanged, is taken; a
+// feature bit kxend does not offer is refused with its leaf named.
+TEST_F(HypercallArgs, CpuPolicyRoundTripsAndRefusesFeaturesNotOffered) {
+    auto id = create();
+    xen_sysctl s{};
+    s.cmd = XEN_SYSCTL_get_cpu_policy;
+    s.interface_version = XEN_SYSCTL_INTERFACE_VERSION;
+    put(0, s);
+    ASSERT_EQ(call(__HYPERVISOR_sysctl, {0}), 0);   // a size query
+    auto max = get<xen_sysctl>(0).u.cpu_policy.nr_leaves;
+    ASSERT_GT(max, 16u);
+    s.u.cpu_policy.index = XEN_SYSCTL_cpu_policy_hvm_default;
+    s.u.cpu_policy.nr_leaves = max;
+    s.u.cpu_policy.leaves.p = reinterpret_cast<xen_cpuid_leaf_t*>(8192);
+    s.u.cpu_policy.msrs.p = reinterpret_cast<xen_msr_entry_t*>(4096);
+    put(0, s);
+    ASSERT_EQ(call(__HYPERVISOR_sysctl, {0}), 0);
+    auto n = get<xen_sysctl>(0).u.cpu_policy.nr_leaves;
+    ASSERT_GT(n, 0u);
+    ASSERT_LE(n, max);
+    s.u.cpu_policy.index = XEN_SYSCTL_cpu_policy_pv_default;   // no PV guests here
+    put(0, s);
+    EXPECT_EQ(call(__HYPERVISOR_sysctl, {0}), -95);
+
+    xen_domctl d{};
+    d.cmd = XEN_DOMCTL_set_cpu_policy;
+    d.domain = id;
+    d.interface_version = XEN_DOMCTL_INTERFACE_VERSION;
+    d.u.cpu_policy.nr_leaves = n;
+    d.u.cpu_policy.leaves.p = reinterpret_cast<xen_cpuid_leaf_t*>(8192);
+    put(0, d);
+    EXPECT_EQ(call(__HYPERVISOR_domctl, {0}), 0);
+    // Leaf 1 with every ECX bit: more than any CPU kxend offers has.
+    for (std::uint32_t i = 0; i < n; ++i) {
+        auto at = 8192 + i * sizeof(xen_cpuid_leaf_t);
+        auto l = get<xen_cpuid_leaf_t>(at);
+        if (l.leaf == 1) {
+            l.c = ~0u;
+            put(at, l);
+        }
+    }
+    EXPECT_EQ(call(__HYPERVISOR_domctl, {0}), -22);
+    EXPECT_EQ(get<xen_domctl>(0).u.cpu_policy.err_leaf, 1u);
+
+    s = {};
+    s.cmd = XEN_SYSCTL_get_cpu_featureset;
+    s.interface_version = XEN_SYSCTL_INTERFACE_VERSION;
+    s.u.cpu_featureset.index = XEN_SYSCTL_cpu_featureset_hvm;
+    s.u.cpu_featureset.nr_features = 4;
+    s.u.cpu_featureset.features.p = reinterpret_cast<std::uint32_t*>(4096);
+    put(0, s);
+    ASSERT_EQ(call(__HYPERVISOR_sysctl, {0}), 0);
+    EXPECT_EQ(get<xen_sysctl>(0).u.cpu_featureset.nr_features, 4u);
+    EXPECT_NE(get<std::uint32_t>(4096) & (1u << 0), 0u);   // word 0 is leaf 1 EDX: FPU
+}

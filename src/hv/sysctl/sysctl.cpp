@@ -6,7 +6,9 @@
 #include "hv/domain/domain.hpp"
 #include "hv/domctl/domain_info.hpp"
 #include "hv/hv.hpp"
+#include "hv/domctl/cpu_policy.hpp"
 #include "hv/hypercall/hypercall.hpp"
+#include "hv/vcpu/cpuid.hpp"
 #include "hv/sysctl/cpumap.hpp"
 
 namespace kxen::hv {
@@ -114,6 +116,33 @@ XenResult<void> cpupool_op(Caller& c, xen_sysctl& op) {
     }
 }
 
+// Every x86 HVM policy is the table kxend gives guests (no PV guests here). No MSRs are
+// described: the guest's MSRs are what the accelerator has.
+XenResult<void> get_cpu_policy(Caller& c, xen_sysctl& op) {
+    auto& p = op.u.cpu_policy;
+    if (p.index > XEN_SYSCTL_cpu_policy_hvm_default) return xen_fail(XenErr::inval);
+    if (p.index == XEN_SYSCTL_cpu_policy_pv_max || p.index == XEN_SYSCTL_cpu_policy_pv_default)
+        return xen_fail(XenErr::opnotsupp);
+    auto leaves = policy_leaves(guest_cpuid(c.hv.accel().supported_cpuid(), 0));
+    if (auto r = copy_policy_out(c.mem, leaves, handle_addr(p.leaves), p.nr_leaves); !r) return r;
+    p.nr_msrs = handle_addr(p.msrs) ? 0 : max_policy_msrs;
+    return {};
+}
+
+XenResult<void> get_cpu_featureset(Caller& c, xen_sysctl& op) {
+    auto& f = op.u.cpu_featureset;
+    if (f.index > XEN_SYSCTL_cpu_featureset_hvm_max) return xen_fail(XenErr::inval);
+    auto words = featureset(guest_cpuid(c.hv.accel().supported_cpuid(), 0));
+    if (handle_addr(f.features) == 0) {
+        f.nr_features = static_cast<std::uint32_t>(words.size());
+        return {};
+    }
+    auto n = std::min<std::size_t>(f.nr_features, words.size());
+    if (n && !c.mem.write(handle_addr(f.features), words.data(), n * sizeof words[0])) return xen_fail(XenErr::fault);
+    f.nr_features = static_cast<std::uint32_t>(n);
+    return {};
+}
+
 XenResult<void> sched_id(Caller&, xen_sysctl& op) {
     op.u.sched_id.sched_id = XEN_SCHEDULER_CREDIT;   // the closest Xen scheduler to round-robin
     return {};
@@ -134,6 +163,8 @@ long do_sysctl(Caller& c, Args const& a) {
     case XEN_SYSCTL_sched_id: r = sched_id(c, *op); break;
     case XEN_SYSCTL_cpupool_op: r = cpupool_op(c, *op); break;
     case XEN_SYSCTL_numainfo: r = numainfo(c, *op); break;
+    case XEN_SYSCTL_get_cpu_policy: r = get_cpu_policy(c, *op); break;
+    case XEN_SYSCTL_get_cpu_featureset: r = get_cpu_featureset(c, *op); break;
     case XEN_SYSCTL_cputopoinfo: r = cputopoinfo(c, *op); break;
     default: note_unimplemented(__HYPERVISOR_sysctl, op->cmd); return xen_ret(XenErr::nosys);
     }
