@@ -8,8 +8,7 @@ extern "C" {
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include "xenlibs/channel.hpp"
-#include "xenlibs/toolcore_internal.hpp"
+#include "xenlibs/handle.hpp"
 
 using kxen::xenlibs::Channel;
 using kxen::xenlibs::c_result;
@@ -45,30 +44,12 @@ int call(xencall_handle* h, unsigned op, std::uint64_t a1 = 0, std::uint64_t a2 
 extern "C" {
 
 xencall_handle* xencall_open(xentoollog_logger*, unsigned) {
-    auto ch = Channel::open(buffer_bytes);
-    if (!ch) {
-        int e = errno;
-        std::fprintf(stderr, "xencall: error: Could not obtain handle on privileged command interface: %s\n",
-                     std::strerror(e));
-        errno = e;
-        return nullptr;
-    }
-    auto* h = new (std::nothrow) xencall_handle{};
-    if (!h) {
-        errno = ENOMEM;
-        return nullptr;
-    }
-    h->ch = std::move(ch);
-    h->tc.restrict_callback = restrict_cb;
-    xentoolcore__register_active_handle(&h->tc);
-    return h;
+    return kxen::xenlibs::open_handle<xencall_handle>(
+        buffer_bytes, "xencall: error: Could not obtain handle on privileged command interface", restrict_cb);
 }
 
 int xencall_close(xencall_handle* h) {
-    if (!h) return 0;
-    xentoolcore__deregister_active_handle(&h->tc);
-    delete h;
-    return 0;
+    return kxen::xenlibs::close_handle(h);
 }
 
 int xencall_fd(xencall_handle* h) { return h->ch->fd(); }

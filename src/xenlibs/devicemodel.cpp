@@ -11,8 +11,7 @@ extern "C" {
 #include <initializer_list>
 #include <span>
 #include <xen/hvm/dm_op.h>
-#include "xenlibs/channel.hpp"
-#include "xenlibs/toolcore_internal.hpp"
+#include "xenlibs/handle.hpp"
 
 using kxen::privcmd::Op;
 using kxen::xenlibs::Channel;
@@ -91,30 +90,12 @@ int io_range(xendevicemodel_handle* h, domid_t domid, std::uint32_t code, ioserv
 extern "C" {
 
 xendevicemodel_handle* xendevicemodel_open(xentoollog_logger*, unsigned) {
-    auto ch = Channel::open(1 << 20);
-    if (!ch) {
-        int e = errno;
-        std::fprintf(stderr, "xendevicemodel: error: Could not obtain handle on privileged command interface: %s\n",
-                     std::strerror(e));
-        errno = e;
-        return nullptr;
-    }
-    auto* h = new (std::nothrow) xendevicemodel_handle{};
-    if (!h) {
-        errno = ENOMEM;
-        return nullptr;
-    }
-    h->ch = std::move(ch);
-    h->tc.restrict_callback = restrict_cb;
-    xentoolcore__register_active_handle(&h->tc);
-    return h;
+    return kxen::xenlibs::open_handle<xendevicemodel_handle>(
+        1 << 20, "xendevicemodel: error: Could not obtain handle on privileged command interface", restrict_cb);
 }
 
 int xendevicemodel_close(xendevicemodel_handle* h) {
-    if (!h) return 0;
-    xentoolcore__deregister_active_handle(&h->tc);
-    delete h;
-    return 0;
+    return kxen::xenlibs::close_handle(h);
 }
 
 int xendevicemodel_create_ioreq_server(xendevicemodel_handle* h, domid_t domid, int handle_bufioreq, ioservid_t* id) {

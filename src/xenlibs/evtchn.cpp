@@ -15,8 +15,7 @@ extern "C" {
 #include <cstring>
 #include <map>
 #include <mutex>
-#include "xenlibs/channel.hpp"
-#include "xenlibs/toolcore_internal.hpp"
+#include "xenlibs/handle.hpp"
 
 using kxen::UniqueFd;
 using kxen::privcmd::Op;
@@ -80,24 +79,16 @@ xenevtchn_port_or_error_t bind(xenevtchn_handle* h, std::uint32_t domid, std::ar
 extern "C" {
 
 xenevtchn_handle* xenevtchn_open(xentoollog_logger*, unsigned flags) {
-    auto ch = Channel::open(64 << 10);
-    if (!ch) {
+    auto* h = kxen::xenlibs::open_handle<xenevtchn_handle>(
+        64 << 10, "xenevtchn: error: Could not open event channel interface", restrict_cb);
+    if (!h) return nullptr;
+    h->ep.reset(::epoll_create1((flags & XENEVTCHN_NO_CLOEXEC) ? 0 : EPOLL_CLOEXEC));
+    if (!h->ep) {
         int e = errno;
-        std::fprintf(stderr, "xenevtchn: error: Could not open event channel interface: %s\n", std::strerror(e));
+        kxen::xenlibs::close_handle(h);
         errno = e;
         return nullptr;
     }
-    UniqueFd ep{::epoll_create1((flags & XENEVTCHN_NO_CLOEXEC) ? 0 : EPOLL_CLOEXEC)};
-    if (!ep) return nullptr;
-    auto* h = new (std::nothrow) xenevtchn_handle{};
-    if (!h) {
-        errno = ENOMEM;
-        return nullptr;
-    }
-    h->ch = std::move(ch);
-    h->ep = std::move(ep);
-    h->tc.restrict_callback = restrict_cb;
-    xentoolcore__register_active_handle(&h->tc);
     return h;
 }
 
@@ -109,10 +100,7 @@ xenevtchn_handle* xenevtchn_fdopen(xentoollog_logger*, int, unsigned) {
 }
 
 int xenevtchn_close(xenevtchn_handle* h) {
-    if (!h) return 0;
-    xentoolcore__deregister_active_handle(&h->tc);
-    delete h;   // the connection's close unbinds its ports in kxend
-    return 0;
+    return kxen::xenlibs::close_handle(h);
 }
 
 int xenevtchn_fd(xenevtchn_handle* h) { return h->ep.raw(); }

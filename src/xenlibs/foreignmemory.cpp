@@ -13,8 +13,7 @@ extern "C" {
 #include <mutex>
 #include <vector>
 #include <xen/memory.h>
-#include "xenlibs/channel.hpp"
-#include "xenlibs/toolcore_internal.hpp"
+#include "xenlibs/handle.hpp"
 
 using kxen::UniqueFd;
 using kxen::privcmd::Op;
@@ -61,30 +60,12 @@ int frame_error(int e) { return e == -ESRCH ? -ESRCH : -EINVAL; }
 extern "C" {
 
 xenforeignmemory_handle* xenforeignmemory_open(xentoollog_logger*, unsigned) {
-    auto ch = Channel::open(64 << 10);
-    if (!ch) {
-        int e = errno;
-        std::fprintf(stderr, "xenforeignmemory: error: Could not obtain handle on privileged command interface: %s\n",
-                     std::strerror(e));
-        errno = e;
-        return nullptr;
-    }
-    auto* h = new (std::nothrow) xenforeignmemory_handle{};
-    if (!h) {
-        errno = ENOMEM;
-        return nullptr;
-    }
-    h->ch = std::move(ch);
-    h->tc.restrict_callback = restrict_cb;
-    xentoolcore__register_active_handle(&h->tc);
-    return h;
+    return kxen::xenlibs::open_handle<xenforeignmemory_handle>(
+        64 << 10, "xenforeignmemory: error: Could not obtain handle on privileged command interface", restrict_cb);
 }
 
 int xenforeignmemory_close(xenforeignmemory_handle* h) {
-    if (!h) return 0;
-    xentoolcore__deregister_active_handle(&h->tc);
-    delete h;
-    return 0;
+    return kxen::xenlibs::close_handle(h);
 }
 
 void* xenforeignmemory_map2(xenforeignmemory_handle* h, std::uint32_t dom, void* addr, int prot, int flags,

@@ -14,8 +14,7 @@ extern "C" {
 #include <mutex>
 #include <vector>
 #include <xen/grant_table.h>
-#include "xenlibs/channel.hpp"
-#include "xenlibs/toolcore_internal.hpp"
+#include "xenlibs/handle.hpp"
 
 using kxen::UniqueFd;
 using kxen::privcmd::Op;
@@ -106,30 +105,14 @@ void* map_refs(xengntdev_handle* h, std::uint32_t count, std::uint32_t const* do
 extern "C" {
 
 xengnttab_handle* xengnttab_open(xentoollog_logger*, unsigned) {
-    auto ch = Channel::open(((copy_batch + 4) << 12));
-    if (!ch) {
-        int e = errno;
-        std::fprintf(stderr, "xengnttab: error: Could not open grant table interface: %s\n", std::strerror(e));
-        errno = e;
-        return nullptr;
-    }
-    auto* h = new (std::nothrow) xengntdev_handle{};
-    if (!h) {
-        errno = ENOMEM;
-        return nullptr;
-    }
-    h->ch = std::move(ch);
-    h->tc.restrict_callback = restrict_cb;
-    xentoolcore__register_active_handle(&h->tc);
-    return h;
+    return kxen::xenlibs::open_handle<xengnttab_handle>(
+        (copy_batch + 4) << 12, "xengnttab: error: Could not open grant table interface", restrict_cb);
 }
 
 int xengnttab_close(xengnttab_handle* h) {
-    if (!h) return 0;
-    xentoolcore__deregister_active_handle(&h->tc);
-    for (auto& [addr, m] : h->maps) ::munmap(addr, m.count << 12);
-    delete h;   // kxend ends every grant use when the connection closes
-    return 0;
+    if (h)
+        for (auto& [addr, m] : h->maps) ::munmap(addr, m.count << 12);
+    return kxen::xenlibs::close_handle(h);
 }
 
 int xengnttab_fd(xengnttab_handle* h) { return h->ch->fd(); }
