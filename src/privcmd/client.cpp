@@ -465,6 +465,12 @@ XenResult<Client::BoundPort> Client::evtchn_alloc_unbound(std::uint16_t remote_d
     return bound(r, fd);
 }
 
+XenResult<Client::BoundPort> Client::evtchn_bind_virq(std::uint32_t virq) {
+    UniqueFd fd;
+    auto r = call(Op::evtchn_bind_virq, {virq, 0, 0, 0, 0, 0}, &fd);
+    return bound(r, fd);
+}
+
 XenResult<void> Client::evtchn_notify(std::uint32_t port) { return check(call(Op::evtchn_notify, {port, 0, 0, 0, 0, 0})); }
 XenResult<void> Client::evtchn_unbind(std::uint32_t port) { return check(call(Op::evtchn_unbind, {port, 0, 0, 0, 0, 0})); }
 

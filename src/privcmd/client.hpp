@@ -103,6 +103,8 @@ public:
     };
     XenResult<BoundPort> evtchn_bind_interdomain(std::uint16_t domid, std::uint32_t remote_port);
     XenResult<BoundPort> evtchn_alloc_unbound(std::uint16_t remote_domid);
+    // A global VIRQ (VIRQ_DOM_EXC), as dom0's kernel binds it for xenstored.
+    XenResult<BoundPort> evtchn_bind_virq(std::uint32_t virq);
     XenResult<void> evtchn_notify(std::uint32_t port);
     XenResult<void> evtchn_unbind(std::uint32_t port);
     // dom0 grant mappings: the granted page, mapped; the handle unmaps it.

@@ -16,7 +16,7 @@
 namespace kxen::xenstore {
 namespace {
 
-enum Kind : std::uint64_t { listen_tag = 1, signal_tag = 2, timer_tag = 3, conn_tag = 4 };
+enum Kind : std::uint64_t { listen_tag = 1, signal_tag = 2, timer_tag = 3, conn_tag = 4, dom_exc_tag = 5 };
 constexpr std::uint64_t tag(Kind k, std::uint64_t serial = 0) { return (std::uint64_t{k} << 56) | serial; }
 constexpr Kind kind_of(std::uint64_t t) { return static_cast<Kind>(t >> 56); }
 constexpr std::uint64_t serial_of(std::uint64_t t) { return t & ((std::uint64_t{1} << 56) - 1); }
@@ -91,6 +91,8 @@ SysResult<void> Daemon::start() {
     if (::timerfd_settime(timer_fd_.raw(), 0, &every_second, nullptr) != 0)
         return sys_fail("timerfd_settime");
     if (auto a = loop_.add(timer_fd_.raw(), EPOLLIN, tag(timer_tag)); !a) return a;
+    if (opts_.dom_exc_fd >= 0)
+        if (auto a = loop_.add(opts_.dom_exc_fd, EPOLLIN, tag(dom_exc_tag)); !a) return a;
 
     return listen();
 }
@@ -103,9 +105,15 @@ void Daemon::attach_saved(SavedDomain const& d) {
         Domain const* now = server_.domains().find(d.id);
         if (!opts_.live_domains || (now && now->conn) || tries == 20) return;
         auto alive = opts_.live_domains();
-        if (alive && std::find(alive->begin(), alive->end(), d.id) == alive->end()) return;
+        if (alive && std::none_of(alive->begin(), alive->end(), [&](LiveDomain const& l) { return l.id == d.id; }))
+            return;
         ::usleep(100'000);
     }
+}
+
+void Daemon::check_domains() {
+    if (!opts_.live_domains) return;
+    if (auto alive = opts_.live_domains()) server_.check_domains(*alive);
 }
 
 SysResult<void> Daemon::listen() {
@@ -240,10 +248,15 @@ int Daemon::run() {
             case timer_tag: {
                 std::uint64_t ticks;
                 (void)!::read(timer_fd_.raw(), &ticks, sizeof ticks);
-                if (opts_.live_domains)
-                    if (auto alive = opts_.live_domains()) server_.forget_dead_domains(*alive);
+                check_domains();
                 save(false);
                 give_back_memory();
+                break;
+            }
+            case dom_exc_tag: {
+                std::uint64_t raised;
+                (void)!::read(opts_.dom_exc_fd, &raised, sizeof raised);
+                check_domains();
                 break;
             }
             case conn_tag: {

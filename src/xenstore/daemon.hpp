@@ -19,9 +19,11 @@ struct DaemonOptions {
     std::string socket_path = "/var/run/xenstored/socket";
     std::optional<std::filesystem::path> state_dir;   // none: nothing is saved
     Config config;
-    // The domains the hypervisor has (dom0 included), asked once a second to forget the dead
-    // ones; empty, or nothing returned: not known.
-    std::function<std::optional<std::vector<DomId>>()> live_domains;
+    // The domains the hypervisor has (dom0 included), asked once a second and whenever
+    // dom_exc_fd is readable; empty, or nothing returned: not known.
+    std::function<std::optional<std::vector<LiveDomain>>()> live_domains;
+    // An eventfd bound to VIRQ_DOM_EXC (a domain shut down or died), or -1.
+    int dom_exc_fd = -1;
 };
 
 class Daemon final : public IoHooks {
@@ -46,6 +48,7 @@ private:
     void attach_saved(SavedDomain const& d);
     void accept_some();
     void save(bool final);
+    void check_domains();
     void give_back_memory();
     std::uint32_t interest(Connection const& c) const;
 

@@ -16,8 +16,14 @@ struct Domain {
     std::uint64_t mfn = 0;
     std::uint32_t port = 0;
     std::optional<DomId> target;
-    bool shutdown = false;
+    bool shutdown = false;        // @releaseDomain fired for its shutdown
     Connection* conn = nullptr;   // null: introduced, but no ring (DomainPortFactory said ENOSYS)
+};
+
+// A domain the hypervisor has, as xenstored sees it.
+struct LiveDomain {
+    DomId id = 0;
+    bool shutdown = false;   // shut down (or dying) but not yet destroyed
 };
 
 class Domains {

@@ -8,6 +8,7 @@
 #include "common/log.hpp"
 #include "xenstore/daemon.hpp"
 #include "xenstore/privcmd_port.hpp"
+#include <xen/xen.h>
 
 using namespace kxen;
 using namespace kxen::xenstore;
@@ -93,6 +94,7 @@ int main(int argc, char** argv) {
 
     // Guests' rings need kxend (foreign maps, event channels); plain socket clients do not.
     std::optional<privcmd::Client> hv;
+    std::optional<privcmd::Client::BoundPort> dom_exc;
     if (!privcmd_socket.empty()) {
         auto c = privcmd::Client::connect(privcmd_socket);
         if (!c) {
@@ -100,13 +102,19 @@ int main(int argc, char** argv) {
             return 1;
         }
         hv.emplace(std::move(*c));
-        opts.live_domains = [&hv]() -> std::optional<std::vector<DomId>> {
+        opts.live_domains = [&hv]() -> std::optional<std::vector<LiveDomain>> {
             auto list = hv->domain_list();
             if (!list) return std::nullopt;
-            std::vector<DomId> ids;
-            for (auto const& d : *list) ids.push_back(d.domain);
-            return ids;
+            std::vector<LiveDomain> live;
+            for (auto const& d : *list)
+                live.push_back({d.domain, (d.flags & (XEN_DOMINF_shutdown | XEN_DOMINF_dying)) != 0});
+            return live;
         };
+        // Shutdowns and deaths are seen at once, not at the next second's look.
+        if (auto p = hv->evtchn_bind_virq(VIRQ_DOM_EXC)) {
+            dom_exc = std::move(*p);
+            opts.dom_exc_fd = dom_exc->fd.raw();
+        }
     }
     auto daemon = Daemon::create(std::move(opts), hv ? privcmd_domain_ports(*hv) : no_domain_ports());
     if (!daemon) {

@@ -160,8 +160,15 @@ XsResult<void> Server::set_target(DomId id, DomId target) {
     return {};
 }
 
-void Server::forget_dead_domains(std::vector<DomId> const& alive) {
-    auto dead = [&](DomId id) { return id != 0 && std::find(alive.begin(), alive.end(), id) == alive.end(); };
+void Server::check_domains(std::vector<LiveDomain> const& alive) {
+    auto live = [&](DomId id) {
+        return std::find_if(alive.begin(), alive.end(), [&](LiveDomain const& l) { return l.id == id; });
+    };
+    auto dead = [&](DomId id) { return id != 0 && live(id) == alive.end(); };
+    bool shut = false;
+    for (auto const& l : alive)
+        if (Domain* d = l.shutdown ? domains_.find(l.id) : nullptr; d && !d->shutdown) shut = d->shutdown = true;
+    if (shut) fire(release_domain_node, true, nullptr, nullptr);
     std::vector<DomId> gone;
     for (auto const& [id, d] : domains_.all())
         if (dead(id)) gone.push_back(id);

@@ -81,11 +81,13 @@ public:
     XsResult<void> introduce(DomId id, std::uint64_t mfn, std::uint32_t port, bool fresh);
     XsResult<void> release(DomId id);
     XsResult<void> set_target(DomId id, DomId target);
-    // The hypervisor no longer has these domains: release the introduced ones (Xen's
-    // domain_cleanup() on VIRQ_DOM_EXC) and remove every dead domain's tree the toolstack
-    // left (/local/domain/<id>, its /vm/<uuid>, /libxl/<id>), as libxl's destroy does: a
-    // toolstack killed mid-way never gets to. `alive`: the domains that exist, dom0 included.
-    void forget_dead_domains(std::vector<DomId> const& alive);
+    // Xen's domain_cleanup() on VIRQ_DOM_EXC, given the domains that exist (dom0 included).
+    // An introduced domain that has shut down fires @releaseDomain once (libxl watches there
+    // for a domain's death, to act on on_poweroff). One the hypervisor no longer has is
+    // released, and every dead domain's tree the toolstack left (/local/domain/<id>, its
+    // /vm/<uuid>, /libxl/<id>) is removed, as libxl's destroy does: a toolstack killed mid-way
+    // never gets to.
+    void check_domains(std::vector<LiveDomain> const& alive);
 
     // After a restart: a guest's watch, from saved state; it fires once.
     void restore_watch(DomId id, std::string path, std::string token, std::uint32_t prefix_len);

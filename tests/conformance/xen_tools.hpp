@@ -4,6 +4,7 @@
 #pragma once
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 #include "../integration/host.hpp"
 
@@ -18,8 +19,14 @@ inline std::filesystem::path const xenlibs_dir{KXEN_XENLIBS_DIR};
 // mount namespace of its own, which needs root.
 std::string xen_tools_unavailable_reason();
 
-// A Debian Xen program (lib/xen-4.17/bin/NAME) run against `h`.
+// A Debian Xen program (lib/xen-4.17/bin/NAME) and the environment that points it at `h`.
+std::vector<std::string> xen_tool_argv(std::string const& name, std::vector<std::string> const& args);
+std::vector<std::pair<std::string, std::string>> xen_tool_env(Host const& h);
+// That program run to its end.
 Run xen_tool(Host const& h, std::string const& name, std::vector<std::string> const& args);
+// Kills what Xen's tools left running against `h` (xl's per-domain monitor daemons): on Xen the
+// store they watch never goes away, so they would wait for it forever.
+void kill_xen_tools(Host const& h);
 inline Run xl(Host const& h, std::vector<std::string> const& args) { return xen_tool(h, "xl", args); }
 
 } // namespace kxen::test

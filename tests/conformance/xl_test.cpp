@@ -1,6 +1,13 @@
-// Debian's unmodified xl (Xen 4.17) on kxend: the read-only commands, and what it does to a
-// domain kxl created (issue 10, items 3b and 4).
+// Debian's unmodified xl (Xen 4.17) on kxend: the read-only commands, the life of a domain xl
+// creates (console included), and what each of xl and kxl does to the other's domains
+// (issue 10, items 3b, 3c and 4).
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <chrono>
 #include <thread>
 #include "xen_tools.hpp"
@@ -37,6 +44,86 @@ std::string xl_list_row(Host const& h, std::string const& name) {
     return {};
 }
 
+// A program on a terminal of its own, as a person at a shell runs `xl console`.
+class OnPty {
+public:
+    OnPty(std::vector<std::string> const& argv, std::vector<std::pair<std::string, std::string>> const& env) {
+        pid_ = ::forkpty(&fd_, nullptr, nullptr, nullptr);
+        if (pid_ == 0) {
+            for (auto const& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+            std::vector<char*> args;
+            for (auto const& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+            args.push_back(nullptr);
+            ::execv(args[0], args.data());
+            ::_exit(127);
+        }
+    }
+    ~OnPty() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+        if (fd_ >= 0) ::close(fd_);
+    }
+    OnPty(OnPty const&) = delete;
+    OnPty& operator=(OnPty const&) = delete;
+
+    [[nodiscard]] bool started() const { return pid_ > 0 && fd_ >= 0; }
+    // Everything the program has written to its terminal so far.
+    [[nodiscard]] std::string const& screen() const { return out_; }
+    bool type(std::string const& keys) const {
+        return ::write(fd_, keys.data(), keys.size()) == static_cast<ssize_t>(keys.size());
+    }
+    // Reads the terminal until `text` has appeared (count times in all); false on timeout or
+    // when the program has closed its terminal first.
+    bool wait_for(std::string const& text, std::chrono::seconds timeout, int count = 1) {
+        auto end = std::chrono::steady_clock::now() + timeout;
+        while (seen(text) < count) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+            if (left.count() <= 0) return false;
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+            char buf[4096];
+            auto n = ::read(fd_, buf, sizeof buf);
+            if (n <= 0) return false;
+            out_.append(buf, static_cast<std::size_t>(n));
+        }
+        return true;
+    }
+    // The exit status once the program has ended within `timeout`, else nothing.
+    std::optional<int> wait_exit(std::chrono::seconds timeout) {
+        auto end = std::chrono::steady_clock::now() + timeout;
+        while (std::chrono::steady_clock::now() < end) {
+            int st = 0;
+            if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+                pid_ = -1;
+                return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            }
+            char buf[4096];
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, 50) > 0)
+                if (auto n = ::read(fd_, buf, sizeof buf); n > 0) out_.append(buf, static_cast<std::size_t>(n));
+        }
+        return std::nullopt;
+    }
+
+private:
+    int seen(std::string const& text) const {
+        int n = 0;
+        for (auto p = out_.find(text); p != std::string::npos; p = out_.find(text, p + 1)) ++n;
+        return n;
+    }
+    pid_t pid_ = -1;
+    int fd_ = -1;
+    std::string out_;
+};
+
+// `xl create` of the same config kxl's tests use (examples/minios.cfg), with its overrides.
+Run xl_create(Host const& h, std::string const& name, std::string const& extra) {
+    return xl(h, {"create", std::string(KXEN_EXAMPLES) + "/minios.cfg", "name=\"" + name + "\"",
+                  "kernel=\"" + std::string(KXEN_GUEST) + "\"", "extra=\"" + extra + "\""});
+}
+
 class Xl : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -47,6 +134,7 @@ protected:
         auto init = xen_tool(h, "xen-init-dom0", {});
         ASSERT_EQ(init.status, 0) << init.out;
     }
+    void TearDown() override { kill_xen_tools(h); }
     Host h;
 };
 
@@ -106,6 +194,75 @@ TEST_F(Xl, PausesUnpausesShutsDownAndDestroysWhatKxlCreated) {
     auto destroy = xl(h, {"destroy", "second"});
     EXPECT_EQ(destroy.status, 0) << destroy.out;
     EXPECT_TRUE(h.wait_gone("second"));
+    EXPECT_TRUE(h.kxend_alive());
+}
+
+// Guest tests that need the store, event channels and grants pass under xl as under kxl; xl's
+// own monitor process (the daemon `xl create` leaves) destroys each domain when it powers off
+// (on_poweroff = "destroy").
+TEST_F(Xl, CreatesDomainsWhoseGuestTestsPass) {
+    for (auto const* test : {"xenbus", "evtchn-loop", "gnttab-hostile"}) {
+        auto name = std::string("xl-") + test;
+        auto c = xl_create(h, name, std::string("test=") + test);
+        ASSERT_EQ(c.status, 0) << c.out;
+        EXPECT_TRUE(h.wait_console(name, std::string("KXEN-TEST ") + test + " PASS", std::chrono::seconds(120)))
+            << h.console_log(name);
+        EXPECT_TRUE(h.wait_gone(name)) << xl(h, {"list"}).out;
+    }
+    EXPECT_TRUE(h.kxend_alive());
+}
+
+// `xl console` runs Debian's xenconsole on the pty kxen-backend names in console/tty: what the
+// guest prints reaches the terminal, and what is typed there reaches the guest.
+TEST_F(Xl, ConsoleShowsOutputAndTakesInput) {
+    auto c = xl_create(h, "xl-echo", "test=console-echo");
+    ASSERT_EQ(c.status, 0) << c.out;
+    ASSERT_TRUE(h.wait_console("xl-echo", "console-echo: ready"));
+    auto tty = h.store()->try_read("/local/domain/" + std::to_string(h.domid("xl-echo")) + "/console/tty");
+    ASSERT_TRUE(tty && tty->starts_with("/dev/pts/")) << tty.value_or("(none)");
+
+    OnPty console{xen_tool_argv("xl", {"console", "xl-echo"}), xen_tool_env(h)};
+    ASSERT_TRUE(console.started());
+    // Output from before the console attached waits in the pty, as under xenconsoled.
+    ASSERT_TRUE(console.wait_for("console-echo: ready", std::chrono::seconds(30))) << console.screen();
+    ASSERT_TRUE(console.type("typed-through-xl\r"));
+    EXPECT_TRUE(console.wait_for("echo: typed-through-xl", std::chrono::seconds(30))) << console.screen();
+    ASSERT_TRUE(console.type("quit\r"));
+    EXPECT_TRUE(console.wait_for("KXEN-TEST console-echo PASS", std::chrono::seconds(30))) << console.screen();
+    // The domain powers off and xl's monitor destroys it; xenconsole then ends by itself.
+    EXPECT_TRUE(h.wait_gone("xl-echo"));
+    auto st = console.wait_exit(std::chrono::seconds(30));
+    EXPECT_TRUE(st.has_value()) << console.screen();
+    EXPECT_TRUE(h.wait_console("xl-echo", "echo: typed-through-xl"));   // the backend's log has it too
+}
+
+TEST_F(Xl, PausesShutsDownAndDestroysWhatItCreated) {
+    ASSERT_EQ(xl_create(h, "xl-idle", "test=idle").status, 0);
+    ASSERT_TRUE(h.wait_console("xl-idle", "KXEN-TEST idle PASS"));
+    ASSERT_EQ(xl(h, {"pause", "xl-idle"}).status, 0);
+    EXPECT_TRUE(paused(xl_list_row(h, "xl-idle"))) << xl_list_row(h, "xl-idle");
+    auto kxl_row = h.list_line("xl-idle");
+    ASSERT_TRUE(kxl_row);   // kxl lists what xl created
+    EXPECT_NE(kxl_row->find('p'), std::string::npos) << *kxl_row;
+    ASSERT_EQ(xl(h, {"unpause", "xl-idle"}).status, 0);
+    EXPECT_FALSE(paused(xl_list_row(h, "xl-idle"))) << xl_list_row(h, "xl-idle");
+    auto down = xl(h, {"shutdown", "-w", "xl-idle"});
+    EXPECT_EQ(down.status, 0) << down.out;
+    EXPECT_TRUE(h.wait_gone("xl-idle"));
+
+    ASSERT_EQ(xl_create(h, "xl-gone", "test=idle").status, 0);
+    ASSERT_TRUE(h.wait_console("xl-gone", "KXEN-TEST idle PASS"));
+    auto destroy = xl(h, {"destroy", "xl-gone"});
+    EXPECT_EQ(destroy.status, 0) << destroy.out;
+    EXPECT_TRUE(h.wait_gone("xl-gone"));
+
+    // And kxl destroys a domain xl created.
+    ASSERT_EQ(xl_create(h, "xl-kxl", "test=idle").status, 0);
+    ASSERT_TRUE(h.wait_console("xl-kxl", "KXEN-TEST idle PASS"));
+    auto kd = h.kxl({"destroy", "xl-kxl"});
+    EXPECT_EQ(kd.status, 0) << kd.out;
+    EXPECT_TRUE(h.wait_gone("xl-kxl"));
+    EXPECT_TRUE(xl_list_row(h, "xl-kxl").empty());
     EXPECT_TRUE(h.kxend_alive());
 }
 

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 #include <cstring>
 #include <filesystem>
@@ -70,6 +71,8 @@ int ConsoleBackend::run() {
                 std::uint64_t cnt;
                 (void)!::read(fd, &cnt, sizeof cnt);
                 if (auto g = guests_.find(it->second); g != guests_.end()) drain(g->second);
+            } else if (auto p = pty_fds_.find(fd); p != pty_fds_.end()) {
+                if (auto g = guests_.find(p->second); g != guests_.end()) pty_input(g->second);
             } else if (clients_.contains(fd)) {
                 client_input(fd);
             }
@@ -110,6 +113,47 @@ void ConsoleBackend::rescan() {
         if (!alive.contains(id)) gone.push_back(id);
     for (auto id : gone) detach(id);
     std::erase_if(refused_, [&](std::uint16_t id) { return !alive.contains(id); });
+    for (auto& [id, g] : guests_)
+        if (!g.tty_published) publish_tty(g);
+}
+
+void ConsoleBackend::open_pty(Guest& g) {
+    UniqueFd master{::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK)};
+    char const* name = master ? ::ptsname(master.raw()) : nullptr;
+    if (!name || ::grantpt(master.raw()) != 0 || ::unlockpt(master.raw()) != 0) {
+        log::warn("console: d{}: no pty: {}", g.domid, std::strerror(errno));
+        return;
+    }
+    std::string tty = name;
+    UniqueFd slave{::open(tty.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC)};
+    termios t{};
+    // Raw, as xenconsoled makes it: the guest's bytes pass unchanged both ways.
+    if (!slave || ::tcgetattr(slave.raw(), &t) != 0) return;
+    ::cfmakeraw(&t);
+    ::tcsetattr(slave.raw(), TCSANOW, &t);
+    ::chmod(tty.c_str(), 0600);
+    g.pty = std::move(master);
+    g.pty_slave = std::move(slave);
+    g.tty = std::move(tty);
+    epoll_watch(epoll_.raw(), g.pty.raw());
+    pty_fds_[g.pty.raw()] = g.domid;
+}
+
+// The node goes where the toolstack put the console's ring-ref and port; a domain without them
+// in the store (built by hand) gets none, so nothing is left behind in the store when it goes.
+void ConsoleBackend::publish_tty(Guest& g) {
+    if (!store_ || g.tty.empty()) return;
+    auto dir = "/local/domain/" + std::to_string(g.domid) + "/console";
+    if (!store_->try_read(dir + "/port")) return;
+    if (store_->write(dir + "/tty", g.tty)) g.tty_published = true;
+}
+
+void ConsoleBackend::pty_input(Guest& g) {
+    char buf[1024];
+    auto n = ::read(g.pty.raw(), buf, sizeof buf);
+    if (n <= 0) return;
+    g.ring->put_input({buf, static_cast<std::size_t>(n)});
+    (void)c_.evtchn_notify(g.port.port);
 }
 
 void ConsoleBackend::attach(std::uint16_t domid) {
@@ -128,8 +172,11 @@ void ConsoleBackend::attach(std::uint16_t domid) {
         refused_.insert(domid);
         return;
     }
-    Guest g{domid, c_.get_name(domid).value_or(std::to_string(domid)), std::move(*page), std::move(*bound),
-            nullptr, {}, {}};
+    // A domain xl built has its name only in the store, as on Xen.
+    auto name = c_.get_name(domid).value_or("");
+    if (name.empty() && store_) name = store_->try_read("/local/domain/" + std::to_string(domid) + "/name").value_or("");
+    if (name.empty()) name = std::to_string(domid);
+    Guest g{domid, std::move(name), std::move(*page), std::move(*bound), nullptr, {}, {}, {}, {}, {}};
     // SAFETY: the mapping is one page of the guest's RAM, the size of xencons_interface or more.
     g.ring = std::make_unique<ConsoleRing>(reinterpret_cast<xencons_interface*>(g.page.map.data()));
     auto logpath = std::filesystem::path(dir_) / "console" / ("guest-" + g.name + ".log");
@@ -137,6 +184,8 @@ void ConsoleBackend::attach(std::uint16_t domid) {
     epoll_watch(epoll_.raw(), g.port.fd.raw());
     event_fds_[g.port.fd.raw()] = domid;
     auto& ref = guests_.emplace(domid, std::move(g)).first->second;
+    open_pty(ref);
+    publish_tty(ref);
     drain(ref);
 }
 
@@ -145,6 +194,7 @@ void ConsoleBackend::detach(std::uint16_t domid) {
     if (it == guests_.end()) return;
     drain(it->second);   // what the guest wrote just before it went
     event_fds_.erase(it->second.port.fd.raw());
+    pty_fds_.erase(it->second.pty.raw());
     for (int cfd : it->second.clients) drop_client(cfd);
     (void)c_.evtchn_unbind(it->second.port.port);
     guests_.erase(it);
@@ -160,6 +210,8 @@ void ConsoleBackend::drain(Guest& g) {
     // bytes again rather than losing them. xenconsoled frees the ring first, then buffers.
     g.ring->consume(out.size());
     for (int cfd : g.clients) (void)!::send(cfd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    // A full pty (nobody reading it) drops what does not fit; the log has it all.
+    if (g.pty) (void)!::write(g.pty.raw(), out.data(), out.size());
     (void)c_.evtchn_notify(g.port.port);   // the guest may be waiting for room
 }
 

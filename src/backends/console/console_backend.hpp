@@ -1,7 +1,9 @@
 // kxen::backends::ConsoleBackend: the dom0 side of every guest's PV console (what xenconsoled
 // is on Xen). It finds guests with a console page and event channel (HVM_PARAM_CONSOLE_PFN/
-// EVTCHN), logs their output to <state-dir>/console/guest-<name>.log, and serves
-// <state-dir>/console/backend.sock, where `kxl console` attaches to read and type.
+// EVTCHN), logs their output to <state-dir>/console/guest-<name>.log, gives each a pty named in
+// /local/domain/<id>/console/tty as xenconsoled does (libxl waits for that node, and Xen's
+// `xenconsole` opens it), and serves <state-dir>/console/backend.sock, where `kxl console`
+// attaches to read and type.
 #pragma once
 #include <map>
 #include <optional>
@@ -31,7 +33,15 @@ private:
         std::unique_ptr<ConsoleRing> ring;
         UniqueFd log;
         std::vector<int> clients;
+        // The pty's slave side stays open here, so the master never reads EIO while no
+        // xenconsole has it open; output nobody reads stays in the pty until it is full.
+        UniqueFd pty, pty_slave;
+        std::string tty;
+        bool tty_published = false;
     };
+    void publish_tty(Guest& g);
+    void open_pty(Guest& g);
+    void pty_input(Guest& g);
     void rescan();
     void connect_store();
     void store_event();
@@ -51,6 +61,7 @@ private:
     // does not announce (a host without kxenstored, domains built without a store).
     std::optional<xs::Handle> store_;
     std::map<int, std::uint16_t> event_fds_;    // eventfd -> domid
+    std::map<int, std::uint16_t> pty_fds_;      // pty master -> domid
     std::map<int, std::uint16_t> clients_;      // client socket -> domid (0: not attached yet)
     std::map<int, UniqueFd> client_fds_;
 };

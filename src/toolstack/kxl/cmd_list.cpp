@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <xen/sched.h>
+#include "toolstack/kxl/domain_xenstore.hpp"
 #include "toolstack/kxl/kxl.hpp"
 
 namespace kxen::kxl {
@@ -40,11 +41,12 @@ int cmd_list(Globals const& g, bool long_json, std::vector<std::string> const& d
         fmt::print(stderr, "kxl: list: {}\n", describe(list.error()));
         return 1;
     }
+    DomainNames names{*c};
     std::vector<xen_domctl_getdomaininfo_t> shown;
     for (auto const& d : *list) {
         if (!doms.empty()) {
             bool want = false;
-            auto name = c->get_name(d.domain).value_or("");
+            auto name = names(d.domain);
             for (auto const& w : doms) want |= w == name || w == std::to_string(d.domain);
             if (!want) continue;
         }
@@ -53,7 +55,7 @@ int cmd_list(Globals const& g, bool long_json, std::vector<std::string> const& d
     if (long_json) {
         auto out = nlohmann::json::array();
         for (auto const& d : shown) {
-            auto name = c->get_name(d.domain).value_or("");
+            auto name = names(d.domain);
             out.push_back({{"domid", d.domain},
                            {"config", {{"c_info", {{"type", "pvh"}, {"name", name}, {"uuid", uuid_text(d.handle)}}},
                                        {"b_info", {{"max_vcpus", d.max_vcpu_id + 1},
@@ -77,7 +79,7 @@ int cmd_list(Globals const& g, bool long_json, std::vector<std::string> const& d
         fmt::print("{:<40} {:>5} {:>5} {:>5}     {:<6} {:>9.1f}\n", "Domain-0", 0, mem, cpus, "r-----", 0.0);
     }
     for (auto const& d : shown) {
-        auto name = c->get_name(d.domain).value_or("");
+        auto name = names(d.domain);
         if (name.empty()) name = fmt::format("(null)");
         fmt::print("{:<40} {:>5} {:>5} {:>5}     {:<6} {:>9.1f}\n", name, d.domain, d.tot_pages * 4096 >> 20,
                    d.nr_online_vcpus, state_text(d), static_cast<double>(d.cpu_time) / 1e9);

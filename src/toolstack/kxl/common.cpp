@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fmt/format.h>
 #include "toolstack/kxl/domain_create.hpp"
+#include "toolstack/kxl/domain_xenstore.hpp"
 #include "toolstack/kxl/kxl.hpp"
 
 namespace kxen::kxl {
@@ -75,10 +76,9 @@ std::optional<std::uint16_t> resolve_domain(privcmd::Client& c, std::string cons
         return std::nullopt;
     }
     if (auto list = c.domain_list()) {
-        for (auto const& d : *list) {
-            auto n = c.get_name(d.domain);
-            if (n && *n == what) return d.domain;
-        }
+        DomainNames names{c};
+        for (auto const& d : *list)
+            if (names(d.domain) == what) return d.domain;
     }
     fmt::print(stderr, "kxl: '{}' is an invalid domain identifier\n", what);
     return std::nullopt;

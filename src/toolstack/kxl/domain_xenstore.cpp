@@ -13,6 +13,15 @@ xs::Result<xs::Handle> open_store(privcmd::Client& c) {
 
 std::string domain_path(std::uint16_t domid) { return fmt::format("/local/domain/{}", domid); }
 
+std::string DomainNames::operator()(std::uint16_t domid) {
+    if (auto n = c_.get_name(domid); n && !n->empty()) return *n;
+    if (!opened_) {
+        opened_ = true;
+        if (auto h = open_store(c_)) xs_.emplace(std::move(*h));
+    }
+    return xs_ ? xs_->try_read(domain_path(domid) + "/name").value_or("") : std::string{};
+}
+
 namespace {
 
 std::string vm_path(toolstack::DomainConfig const& cfg) { return "/vm/" + cfg.uuid.to_string(); }

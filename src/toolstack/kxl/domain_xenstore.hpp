@@ -24,6 +24,19 @@ xs::Result<xs::Handle> open_store(privcmd::Client& c);
 
 std::string domain_path(std::uint16_t domid);
 
+// Domains' names: kxend's (kxl gives it at creation) or, for a domain another toolstack built
+// (xl, which tells the hypervisor none, as on Xen), the one in the store.
+class DomainNames {
+public:
+    explicit DomainNames(privcmd::Client& c) : c_{c} {}
+    std::string operator()(std::uint16_t domid);
+
+private:
+    privcmd::Client& c_;
+    std::optional<xs::Handle> xs_;
+    bool opened_ = false;
+};
+
 // Writes the domain's tree in one transaction, then introduces the domain to the store.
 std::expected<void, std::string> announce_domain(xs::Handle& xs, std::uint16_t domid,
                                                  toolstack::DomainConfig const& cfg, StoreChannels const& ch);
