@@ -353,6 +353,23 @@ XenResult<std::vector<std::uint8_t>> Client::get_hvm_context(std::uint16_t domid
     return out;
 }
 
+XenResult<std::vector<xen_cpuid_leaf_t>> Client::cpuid_policy(std::uint16_t domid) {
+    xen_domctl op{};
+    op.cmd = XEN_DOMCTL_get_cpu_policy;
+    op.domain = domid;
+    if (auto r = domctl(op); !r) return xen_fail(r.error());   // null buffers: the sizes
+    auto bytes = op.u.cpu_policy.nr_leaves * sizeof(xen_cpuid_leaf_t);
+    if (bytes + 4096 > buf_.size()) return xen_fail(XenErr::e2big);
+    reset();
+    auto b = stage(nullptr, bytes);
+    op.u.cpu_policy.leaves.p = reinterpret_cast<xen_cpuid_leaf_t*>(b);
+    op.u.cpu_policy.nr_msrs = 0;
+    if (auto r = domctl_staged(op); !r) return xen_fail(r.error());
+    std::vector<xen_cpuid_leaf_t> out(op.u.cpu_policy.nr_leaves);
+    fetch(b, out.data(), out.size() * sizeof(xen_cpuid_leaf_t));
+    return out;
+}
+
 XenResult<void> Client::set_hvm_context(std::uint16_t domid, std::span<std::uint8_t const> blob) {
     if (blob.size() + 4096 > buf_.size()) return xen_fail(XenErr::e2big);
     reset();

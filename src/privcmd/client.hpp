@@ -79,6 +79,8 @@ public:
     // The domain's HVM save records (XEN_DOMCTL_gethvmcontext), and loading them back.
     XenResult<std::vector<std::uint8_t>> get_hvm_context(std::uint16_t domid);
     XenResult<void> set_hvm_context(std::uint16_t domid, std::span<std::uint8_t const> blob);
+    // The CPUID leaves the domain's vCPUs see (XEN_DOMCTL_get_cpu_policy), in libx86's order.
+    XenResult<std::vector<xen_cpuid_leaf_t>> cpuid_policy(std::uint16_t domid);
     // XEN_DOMCTL_resumedomain: a suspended domain runs on.
     XenResult<void> resume_domain(std::uint16_t domid);
     XenResult<ForeignMap> map_foreign(std::uint16_t domid, std::uint64_t gfn, std::uint64_t count,

@@ -141,10 +141,9 @@ XenResult<void> getpageframeinfo3(Caller& c, Domain& d, xen_domctl& op) {
     std::vector<xen_pfn_t> pfns(pf.num);
     auto addr = handle_addr(pf.array);
     if (!c.mem.read(addr, pfns.data(), pfns.size() * sizeof(xen_pfn_t))) return xen_fail(XenErr::fault);
-    for (auto& p : pfns) {
-        auto gfn = p & ~static_cast<xen_pfn_t>(XEN_DOMCTL_PFINFO_LTAB_MASK);
-        p = gfn | (d.p2m().mfn(Gfn{gfn}) ? XEN_DOMCTL_PFINFO_NOTAB : XEN_DOMCTL_PFINFO_XTAB);
-    }
+    // Each entry comes back as the type alone, as Xen writes it (libxc's save compares the
+    // whole word with the XEN_DOMCTL_PFINFO_* values).
+    for (auto& p : pfns) p = d.p2m().mfn(Gfn{p}) ? XEN_DOMCTL_PFINFO_NOTAB : XEN_DOMCTL_PFINFO_XTAB;
     if (!c.mem.write(addr, pfns.data(), pfns.size() * sizeof(xen_pfn_t))) return xen_fail(XenErr::fault);
     return {};
 }

@@ -168,6 +168,15 @@ long do_memory_op(Caller& c, Args const& a) {
     case XENMEM_maximum_reservation: return reservation(c, a[1], true);
     case XENMEM_maximum_ram_page: return static_cast<long>(c.hv.pool().size() >> 12);
     case XENMEM_acquire_resource: return acquire_resource(c, a[1]);
+    case XENMEM_get_vnumainfo: {
+        // Xen's answer for a domain given no virtual NUMA layout, which no kxen domain has;
+        // libxl's save refuses anything else ("Cannot save a guest with vNUMA configured").
+        auto t = c.mem.copy_from<xen_vnuma_topology_info>(a[1]);
+        if (!t) return xen_ret(XenErr::fault);
+        auto d = target_domain(c, t->domid);
+        if (!d) return xen_ret(d.error());
+        return xen_ret(XenErr::opnotsupp);
+    }
     case XENMEM_get_sharing_freed_pages:
     case XENMEM_get_sharing_shared_pages: return 0;   // no memory sharing here
     case XENMEM_maximum_gpfn: {

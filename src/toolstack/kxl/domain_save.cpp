@@ -1,5 +1,4 @@
 #include "toolstack/kxl/domain_save.hpp"
-#include <cpuid.h>
 #include <unistd.h>
 #include <algorithm>
 #include <cstring>
@@ -41,24 +40,13 @@ constexpr std::uint32_t saved_params[] = {
     HVM_PARAM_MCA_CAP,
 };
 
-// The CPUID the guest sees: on these hosts ring-3 cpuid is not intercepted, so the host's
-// leaves are the policy (the restore side compares, it does not load them).
-std::vector<st::CpuidLeaf> cpuid_policy() {
+// The CPUID the guest sees, as kxend holds it for the domain (XEN_DOMCTL_get_cpu_policy), as
+// libxc's saver sends it: the receiver loads it, and Xen's refuses bits its host cannot offer.
+std::expected<std::vector<st::CpuidLeaf>, std::string> cpuid_policy(privcmd::Client& c, std::uint16_t domid) {
+    auto leaves = c.cpuid_policy(domid);
+    if (!leaves) return std::unexpected(xen_err("CPUID policy", leaves.error()));
     std::vector<st::CpuidLeaf> out;
-    auto add_range = [&](std::uint32_t first) {
-        unsigned a, b, c, d;
-        __cpuid(first, a, b, c, d);
-        std::uint32_t last = std::min<std::uint32_t>(a, first + 0x20);
-        for (std::uint32_t leaf = first; leaf <= last; ++leaf) {
-            bool sub = leaf == 4 || leaf == 7 || leaf == 0xb || leaf == 0xd;
-            for (std::uint32_t s = 0; s < (sub ? 4u : 1u); ++s) {
-                __cpuid_count(leaf, s, a, b, c, d);
-                out.push_back({leaf, sub ? s : st::cpuid_no_subleaf, a, b, c, d});
-            }
-        }
-    };
-    add_range(0);
-    add_range(0x80000000u);
+    for (auto const& l : *leaves) out.push_back({l.leaf, l.subleaf, l.a, l.b, l.c, l.d});
     return out;
 }
 
@@ -165,7 +153,9 @@ public:
         if (auto r = xl_.header(); !r) return fail(r.error().message());
         if (auto r = xl_.libxc_context(); !r) return fail(r.error().message());
         if (auto r = xc_.header(); !r) return fail(r.error().message());
-        if (auto r = xc_.cpuid_policy(cpuid_policy()); !r) return fail(r.error().message());
+        auto policy = cpuid_policy(c_, domid_);
+        if (!policy) return fail(policy.error());
+        if (auto r = xc_.cpuid_policy(*policy); !r) return fail(r.error().message());
         std::vector<st::MsrEntry> msrs{{0xce, 0}};   // MSR_INTEL_PLATFORM_INFO, as Xen sends
         if (auto r = xc_.msr_policy(msrs); !r) return fail(r.error().message());
         if (auto r = xc_.static_data_end(); !r) return fail(r.error().message());
@@ -505,7 +495,7 @@ std::expected<Restored, std::string> restore_domain(privcmd::Client& c, xs::Hand
     bool verifying = false;   // after VERIFY: compare, do not write
     std::uint64_t differ = 0, first_differ = 0;
     st::ReadOptions ro;
-    ro.pfn_limit = pfn_end;
+    ro.pfn_limit = std::max(pfn_end, build::gib4 >> 12);
     st::StreamVisitor v;
     v.libxc_header = [&](st::LibxcHeader const& h) -> st::StreamResult<void> {
         if (h.page_shift != 12) return st::stream_fail("libxc", "domain header", in.offset(), "page shift {} is not 12", h.page_shift);
@@ -519,6 +509,16 @@ std::expected<Restored, std::string> restore_domain(privcmd::Client& c, xs::Hand
                 auto t = static_cast<unsigned>(e.type);
                 if (e.type == st::PageType::xtab || e.type == st::PageType::broken) continue;
                 auto dst = mem.map(e.pfn << 12, 4096);
+                // A frame outside our layout below 4 GiB: what another builder placed there
+                // (libxenguest's ACPI tables and special pages). Populated as libxc's restore
+                // does, within the domain's maxmem and its 1 MiB of slack.
+                if (dst.empty() && e.pfn < (build::gib4 >> 12)) {
+                    if (auto r = c.populate_physmap(*domid, e.pfn, 1); r)
+                        if (auto m = c.map_foreign(*domid, e.pfn, 1)) {
+                            mem.add(e.pfn << 12, std::move(*m));
+                            dst = mem.map(e.pfn << 12, 4096);
+                        }
+                }
                 if (dst.empty())
                     return st::stream_fail("libxc", "PAGE_DATA", in.offset(), "pfn {:#x} is not RAM of a {} MiB domain",
                                            e.pfn, cfg->memory_mib);
