@@ -266,5 +266,56 @@ TEST_F(Xl, PausesShutsDownAndDestroysWhatItCreated) {
     EXPECT_TRUE(h.kxend_alive());
 }
 
+int occurrences(std::string const& text, std::string const& what) {
+    int n = 0;
+    for (auto p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
+    return n;
+}
+
+// xl save and xl restore, and each toolstack restoring the other's file (item 3d). The guest
+// rewrites and checks 2 MiB of its memory all along (test=dirty); each restore must find it
+// intact and the guest running on.
+TEST_F(Xl, SavesAndRestoresAcrossKxl) {
+    std::string const name = "xl-mem";
+    auto file = [&](char const* f) { return (h.dir() / f).string(); };
+    ASSERT_EQ(xl_create(h, name, "test=dirty rate=1 wss=2 report_ms=200").status, 0);
+    ASSERT_TRUE(h.wait_console(name, " ok\n", std::chrono::seconds(60), 2)) << h.console_log(name);
+    int restores = 0;
+    // After each restore: a new domain, and the guest's checks go on passing in it.
+    auto check_resumed = [&](char const* how) {
+        ++restores;
+        ASSERT_TRUE(h.wait_console(name, "resumed in a new domain", std::chrono::seconds(60), restores))
+            << how << "\n" << h.console_log(name);
+        int oks = occurrences(h.console_log(name), " ok\n");
+        EXPECT_TRUE(h.wait_console(name, " ok\n", std::chrono::seconds(60), oks + 3)) << how << "\n" << h.console_log(name);
+        EXPECT_EQ(h.console_log(name).find("FAIL"), std::string::npos) << how << "\n" << h.console_log(name);
+    };
+
+    auto s1 = xl(h, {"save", name, file("xl1.save")});
+    ASSERT_EQ(s1.status, 0) << s1.out;
+    EXPECT_TRUE(h.wait_gone(name));
+    auto r1 = xl(h, {"restore", file("xl1.save")});
+    ASSERT_EQ(r1.status, 0) << r1.out;
+    check_resumed("xl save, xl restore");
+
+    auto s2 = xl(h, {"save", name, file("xl2.save")});
+    ASSERT_EQ(s2.status, 0) << s2.out;
+    EXPECT_TRUE(h.wait_gone(name));
+    auto r2 = h.kxl({"restore", file("xl2.save")});
+    ASSERT_EQ(r2.status, 0) << r2.out;
+    check_resumed("xl save, kxl restore");
+
+    auto s3 = h.kxl({"save", name, file("kxl.save")});
+    ASSERT_EQ(s3.status, 0) << s3.out;
+    EXPECT_TRUE(h.wait_gone(name));
+    auto r3 = xl(h, {"restore", file("kxl.save")});
+    ASSERT_EQ(r3.status, 0) << r3.out;
+    check_resumed("kxl save, xl restore");
+
+    ASSERT_EQ(xl(h, {"destroy", name}).status, 0);
+    EXPECT_TRUE(h.wait_gone(name));
+    EXPECT_TRUE(h.kxend_alive());
+}
+
 } // namespace
 } // namespace kxen::test
