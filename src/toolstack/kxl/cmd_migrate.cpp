@@ -68,11 +68,15 @@ std::expected<void, std::string> read_all(int fd, void* p, std::size_t n, Cancel
     return {};
 }
 
+// xl sends each message with its NUL, except the banner (xl_migrate.c).
+template <std::size_t N> constexpr std::size_t wire_size(char const (&msg)[N]) { return +msg == +msg_banner ? N - 1 : N; }
+
 template <std::size_t N>
 std::expected<void, std::string> expect(int fd, char const (&msg)[N], Cancel const* cancel, int timeout_ms) {
     char buf[N];
-    if (auto r = read_all(fd, buf, N, cancel, timeout_ms); !r) return r;
-    if (std::memcmp(buf, msg, N) != 0) return std::unexpected(fmt::format("unexpected message instead of \"{}\"", msg));
+    if (auto r = read_all(fd, buf, wire_size(msg), cancel, timeout_ms); !r) return r;
+    if (std::memcmp(buf, msg, wire_size(msg)) != 0)
+        return std::unexpected(fmt::format("unexpected message instead of \"{}\"", msg));
     return {};
 }
 
@@ -92,7 +96,7 @@ struct Received {
 // The receiving half over (in, out).
 std::expected<Received, std::string> receive(privcmd::Client& c, xs::Handle* store, int in, int out, bool paused,
                                              bool zstd, Cancel const* cancel) {
-    if (auto r = write_all(out, msg_banner, sizeof msg_banner); !r) return std::unexpected(r.error());
+    if (auto r = write_all(out, msg_banner, wire_size(msg_banner)); !r) return std::unexpected(r.error());
     toolstack::stream::FdSource fd_src{in};
     ZstdSource z_src{fd_src};
     toolstack::stream::ByteSource& src = zstd ? static_cast<toolstack::stream::ByteSource&>(z_src) : fd_src;
@@ -216,6 +220,10 @@ UniqueFd tcp_connect(std::string const& host, std::string const& port) {
 } // namespace
 
 int cmd_migrate(Globals const& g, MigrateArgs const& a) {
+    if (a.receiver == "xl" && a.zstd) {
+        fmt::print(stderr, "kxl: migrate: xl migrate-receive takes no compressed stream (--zstd)\n");
+        return 1;
+    }
     auto c = connect(g);
     if (!c) return 1;
     auto id = resolve_domain(*c, a.dom);
@@ -273,7 +281,7 @@ int cmd_migrate(Globals const& g, MigrateArgs const& a) {
         if (ssh == 0) {
             ::dup2(to[0], 0);
             ::dup2(from[1], 1);
-            std::string remote = std::string("kxl migrate-receive") + (a.paused ? " -p" : "") + (a.zstd ? " --zstd" : "");
+            std::string remote = a.receiver + " migrate-receive" + (a.paused ? " -p" : "") + (a.zstd ? " --zstd" : "");
             ::execlp(a.ssh.c_str(), a.ssh.c_str(), a.dest.c_str(), remote.c_str(), nullptr);
             ::_exit(127);
         }

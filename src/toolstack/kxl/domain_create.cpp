@@ -1,9 +1,12 @@
 #include "toolstack/kxl/domain_create.hpp"
+#include "toolstack/kxl/domain_xenstore.hpp"
 #include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <algorithm>
 #include <xen/grant_table.h>
 #include <xen/hvm/params.h>
 #include <xen/sched.h>
@@ -160,8 +163,49 @@ std::optional<std::filesystem::path> userdata_path(privcmd::Client& c, std::uint
 }
 } // namespace
 
+namespace {
+// Where libxl keeps a domain's config (libxl__userdata_path): Xen's xl reads it to save or
+// migrate the domain.
+std::string libxl_userdata_path(std::uint16_t domid, toolstack::Uuid const& uuid) {
+    return fmt::format("/var/lib/xen/userdata-d.{}.{}.libxl-json", domid, uuid.to_string());
+}
+
+std::optional<toolstack::Uuid> domain_uuid(privcmd::Client& c, std::uint16_t domid) {
+    auto info = c.domain_info(domid);
+    if (!info) return std::nullopt;
+    toolstack::Uuid uuid;
+    std::memcpy(uuid.bytes.data(), info->handle, uuid.bytes.size());
+    return uuid;
+}
+
+// libxl's names for the on_* actions (libxl_action_on_shutdown) from xl.cfg's.
+std::string libxl_action(toolstack::ShutdownAction a) {
+    std::string name{toolstack::to_string(a)};
+    if (name == "rename-restart") return "restart_rename";
+    std::replace(name.begin(), name.end(), '-', '_');
+    return name;
+}
+} // namespace
+
 void remember_config(privcmd::Client& c, std::uint16_t domid, toolstack::DomainConfig const& cfg) {
     remember_config(c, domid, cfg.text);
+    // On a host that also has Xen's tools (their /var/lib/xen), the config in libxl's form
+    // too, so that xl can save and migrate what kxl created.
+    if (!std::filesystem::is_directory("/var/lib/xen")) return;
+    auto vcpus = nlohmann::json::array();
+    for (unsigned i = 0; i < cfg.vcpus; ++i) vcpus.push_back(i);
+    nlohmann::json b{{"max_vcpus", cfg.max_vcpus}, {"avail_vcpus", vcpus},
+                     {"max_memkb", cfg.maxmem_mib << 10}, {"target_memkb", cfg.memory_mib << 10},
+                     {"kernel", cfg.kernel}, {"cmdline", cfg.cmdline}, {"type.pvh", nlohmann::json::object()}};
+    if (cfg.ramdisk) b["ramdisk"] = *cfg.ramdisk;
+    nlohmann::json j{{"c_info", {{"type", "pvh"}, {"name", cfg.name}, {"uuid", cfg.uuid.to_string()}}},
+                     {"b_info", b},
+                     {"on_poweroff", libxl_action(cfg.on_poweroff)},
+                     {"on_reboot", libxl_action(cfg.on_reboot)},
+                     {"on_watchdog", libxl_action(cfg.on_watchdog)},
+                     {"on_crash", libxl_action(cfg.on_crash)},
+                     {"on_soft_reset", libxl_action(cfg.on_soft_reset)}};
+    std::ofstream(libxl_userdata_path(domid, cfg.uuid), std::ios::trunc) << j.dump(4) << '\n';
 }
 
 void remember_config(privcmd::Client& c, std::uint16_t domid, std::string const& text) {
@@ -187,12 +231,27 @@ toolstack::DomainConfig current_config(privcmd::Client& c, std::uint16_t domid,
 std::optional<std::string> remembered_config(privcmd::Client& c, std::uint16_t domid) {
     auto path = userdata_path(c, domid);
     if (!path) return std::nullopt;
-    std::ifstream f(*path);
+    if (std::ifstream f(*path); f) return std::string{std::istreambuf_iterator<char>(f), {}};
+    // A domain Xen's xl built: libxl keeps its config as JSON userdata, named by id and uuid.
+    auto uuid = domain_uuid(c, domid);
+    if (!uuid) return std::nullopt;
+    std::ifstream f(libxl_userdata_path(domid, *uuid));
     if (!f) return std::nullopt;
-    return std::string{std::istreambuf_iterator<char>(f), {}};
+    auto j = nlohmann::json::parse(f, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return std::nullopt;
+    // The name is the domain's now, as libxl_retrieve_domain_configuration takes it: xl's
+    // migration receiver renames its domain from NAME--incoming without touching this file.
+    if (auto name = DomainNames{c}(domid); !name.empty()) j["c_info"]["name"] = name;
+    auto text = config_from_libxl_json(j.dump());
+    if (!text) return std::nullopt;
+    return std::move(*text);
 }
 
 XenResult<void> destroy_domain(privcmd::Client& c, xs::Handle* store, std::uint16_t domid) {
+    if (auto uuid = domain_uuid(c, domid)) {
+        std::error_code ec;
+        std::filesystem::remove(libxl_userdata_path(domid, *uuid), ec);
+    }
     auto r = c.destroy_domain(domid);
     if (store) forget_domain(*store, domid);
     if (auto path = userdata_path(c, domid)) {

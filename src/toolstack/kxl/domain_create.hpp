@@ -49,7 +49,10 @@ std::expected<StoreChannels, std::string> offer_channels(privcmd::Client& c, std
 // The config a domain was created from, kept (as xl's userdata) for `kxl save`.
 void remember_config(privcmd::Client& c, std::uint16_t domid, toolstack::DomainConfig const& cfg);
 void remember_config(privcmd::Client& c, std::uint16_t domid, std::string const& text);
+// For a domain xl built, the config libxl keeps for it (/var/lib/xen/userdata-d.<id>.<uuid>.libxl-json).
 std::optional<std::string> remembered_config(privcmd::Client& c, std::uint16_t domid);
+// xl.cfg text for a libxl_domain_config in JSON (as xl save files and libxl's userdata hold it).
+std::expected<std::string, std::string> config_from_libxl_json(std::string const& text);
 // The config kept for the domain, which devices added and removed since creation have changed
 // (block-attach, block-detach), as libxl keeps a domain's config; `fallback` if there is none.
 toolstack::DomainConfig current_config(privcmd::Client& c, std::uint16_t domid,

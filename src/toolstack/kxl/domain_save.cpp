@@ -414,6 +414,8 @@ std::expected<toolstack::DomainConfig, std::string> config_from_text(std::string
     return *dc;
 }
 
+} // namespace
+
 // The xl.cfg equivalent of the libxl_domain_config JSON that real xl puts in its save files:
 // what kxen's domains use of it (libxl's types: c_info, b_info and the on_* actions).
 std::expected<std::string, std::string> config_from_libxl_json(std::string const& text) {
@@ -448,8 +450,6 @@ std::expected<std::string, std::string> config_from_libxl_json(std::string const
         }
     return out;
 }
-
-} // namespace
 
 std::expected<Restored, std::string> restore_domain(privcmd::Client& c, xs::Handle* store, st::ByteSource& src,
                                                     RestoreOptions const& opts) {

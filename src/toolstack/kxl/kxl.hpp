@@ -74,6 +74,7 @@ struct MigrateArgs {
     double downtime_ms = 300;       // --downtime: the stop-and-copy target
     unsigned max_iterations = 30;
     bool zstd = false;              // --zstd: compress the stream on the wire
+    std::string receiver = "kxl";   // --receiver: the toolstack the remote host runs (kxl or xl)
 };
 int cmd_migrate(Globals const& g, MigrateArgs const& a);
 struct MigrateReceiveArgs {

@@ -97,6 +97,11 @@ int main(int argc, char** argv) {
     migrate->add_option("--downtime", mg.downtime_ms, "Stop-and-copy once the rest fits in this many ms (300)");
     migrate->add_option("--max-iterations", mg.max_iterations, "Pre-copy iterations at most (30)");
     migrate->add_flag("--zstd", mg.zstd, "Compress the stream on the wire (the receiver needs --zstd too)");
+    migrate->add_option("--receiver", mg.receiver,
+                        "The toolstack that receives over ssh: kxl, or xl for a host running Xen's own (the stream "
+                        "and handshake are xl's)")
+        ->check(CLI::IsMember({"kxl", "xl"}))
+        ->capture_default_str();
     migrate->callback([&] { rc = cmd_migrate(g, mg); });
 
     MigrateReceiveArgs mr;
