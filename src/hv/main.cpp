@@ -97,8 +97,10 @@ int main(int argc, char** argv) {
     int sig = 0;
     ::sigwait(&stop, &sig);
     log::info("signal {}: shutting down", sig);
-    (*server)->stop();
+    bool drained = (*server)->stop();
     log::set_sink({});
+    // A session still inside a call would use the Hv as it goes: leave it to the exit.
+    if (!drained) ::_exit(0);
     hv->reset();
     return 0;
 }

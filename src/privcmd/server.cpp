@@ -54,13 +54,24 @@ private:
 Server::Server(hv::Hv& hv, UniqueFd fd, std::string path)
     : hv_{&hv}, fd_{std::move(fd)}, path_{std::move(path)}, thread_{[this] { accept_loop(); }} {}
 
-Server::~Server() { stop(); }
+Server::~Server() { (void)stop(); }
 
-void Server::stop() {
-    if (stop_.exchange(true)) return;
+bool Server::stop() {
+    if (stop_.exchange(true)) return true;
     ::shutdown(fd_.raw(), SHUT_RDWR);
     if (thread_.joinable()) thread_.join();
     ::unlink(path_.c_str());
+    std::unique_lock g{mu_};
+    for (auto [id, c] : clients_)
+        if (c >= 0) ::shutdown(c, SHUT_RDWR);   // the session's recv returns 0
+    g.unlock();
+    for (auto const& d : hv_->domains()) d->release_waiters();   // sessions waiting on a domain
+    g.lock();
+    if (!idle_.wait_for(g, std::chrono::seconds(10), [&] { return clients_.empty(); })) {
+        log::warn("privcmd: {} client sessions still busy after 10 s", clients_.size());
+        return false;
+    }
+    return true;
 }
 
 SysResult<std::unique_ptr<Server>> Server::listen(hv::Hv& hv, std::string const& path) {
@@ -97,9 +108,24 @@ void Server::accept_loop() {
             }
             return;
         }
-        std::thread{[hv = hv_, fd = UniqueFd{c}]() mutable {
+        std::uint64_t id;
+        {
+            std::lock_guard g{mu_};
+            id = next_client_++;
+            clients_[id] = c;
+        }
+        std::thread{[this, id, fd = UniqueFd{c}]() mutable {
             ::pthread_setname_np(::pthread_self(), "kxend-privcmd");
-            Connection{*hv, std::move(fd)}.serve();
+            {
+                Connection conn{*hv_, std::move(fd)};
+                conn.serve();
+                // Before the socket closes, so that stop() never shuts down a reused number.
+                std::lock_guard g{mu_};
+                clients_[id] = -1;
+            }
+            std::lock_guard g{mu_};   // the session has released what it held
+            clients_.erase(id);
+            idle_.notify_all();
         }}.detach();
     }
 }

@@ -112,19 +112,25 @@ Host::Host(Options opt) {
     }
 }
 
-Host::~Host() {
-    if (pid_ > 0) {
-        ::kill(pid_, SIGTERM);
-        int st;
-        for (int i = 0; i < 200; ++i) {
-            if (::waitpid(pid_, &st, WNOHANG) == pid_) { pid_ = -1; break; }
-            std::this_thread::sleep_for(std::chrono::milliseconds(25));
+int Host::stop_kxend() {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, SIGTERM);
+    int st = -1;
+    for (int i = 0; i < 200; ++i) {
+        if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+            pid_ = -1;
+            return st;
         }
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, &st, 0);
-        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &st, 0);
+    pid_ = -1;
+    return st;
+}
+
+Host::~Host() {
+    (void)stop_kxend();
     // Monitors started by `kxl create` exit once their kxend is gone.
     if (!std::getenv("KXEN_TEST_KEEP")) {
         std::error_code ec;

@@ -64,6 +64,8 @@ public:
     [[nodiscard]] int console_socket(unsigned domid) const;
     bool wait_gone(std::string const& name, std::chrono::seconds timeout = std::chrono::seconds(30)) const;
     [[nodiscard]] std::string kxend_log() const;
+    // SIGTERM to kxend, then its wait status (SIGKILL after 5 s; -1 if it was not running).
+    int stop_kxend();
 
 private:
     std::filesystem::path dir_;

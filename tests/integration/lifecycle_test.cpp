@@ -2,7 +2,10 @@
 #include <gtest/gtest.h>
 #include <fstream>
 #include <thread>
+#include <sys/wait.h>
+#include <atomic>
 #include "host.hpp"
+#include "privcmd/client.hpp"
 
 using namespace std::chrono_literals;
 using kxen::test::Host;
@@ -18,6 +21,40 @@ TEST(Lifecycle, InfoNamesTheAccelerator) {
     EXPECT_NE(r.out.find("xen_commandline        : accel=" + accel()), std::string::npos) << r.out;
     EXPECT_NE(r.out.find(accel() == "soft" ? "kxen (software vCPU)" : "kxen (KVM)"), std::string::npos) << r.out;
     EXPECT_NE(h.kxend_log().find("accelerator: " + accel()), std::string::npos) << h.kxend_log();
+}
+
+// SIGTERM while dom0 clients are inside calls (one listing domains in a loop, one waiting on a
+// domain's state, as xl's and kxl's monitors do): kxend hangs up on them, lets each session
+// release what it held, and only then tears the hypervisor down; it exits 0 at once. It used
+// to free the domains under a running session (a crash in the domain listing).
+TEST(Lifecycle, StopsCleanlyUnderClientsInsideCalls) {
+    KXEN_REQUIRE_ACCEL();
+    Host h;
+    ASSERT_EQ(h.create("busy", "test=idle").status, 0);
+    ASSERT_TRUE(h.wait_console("busy", "KXEN-TEST idle PASS"));
+    auto id = h.domid("busy");
+    std::atomic<int> listed{0};
+    std::vector<std::thread> clients;
+    for (int i = 0; i < 3; ++i)
+        clients.emplace_back([&] {
+            auto c = kxen::privcmd::Client::connect(h.socket());
+            if (!c) return;
+            while (c->domain_list()) ++listed;
+        });
+    clients.emplace_back([&] {
+        auto c = kxen::privcmd::Client::connect(h.socket());
+        if (!c) return;
+        auto seq = c->domain_wait(id, 0, 0);
+        while (seq && (seq = c->domain_wait(id, *seq, 60000))) {}
+    });
+    while (listed < 100) std::this_thread::sleep_for(1ms);
+    auto t = std::chrono::steady_clock::now();
+    int st = h.stop_kxend();
+    auto took = std::chrono::steady_clock::now() - t;
+    for (auto& c : clients) c.join();
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "wait status " << st << "\n" << h.kxend_log();
+    // Not the 10 s a stuck session would cost, nor the SIGKILL after 5 s.
+    EXPECT_LT(took, 4s) << h.kxend_log();
 }
 
 TEST(Lifecycle, CreateShowsBannerThenPoweroffRemovesDomain) {

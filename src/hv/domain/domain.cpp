@@ -145,8 +145,15 @@ void Domain::notify_state_change() {
 
 std::uint64_t Domain::wait_state_change(std::uint64_t seen, int timeout_ms) {
     std::unique_lock g{mu_};
-    cv_.wait_for(g, std::chrono::milliseconds(timeout_ms), [&] { return state_seq_.load() != seen; });
+    cv_.wait_for(g, std::chrono::milliseconds(timeout_ms),
+                 [&] { return state_seq_.load() != seen || waiters_released_; });
     return state_seq_.load();
+}
+
+void Domain::release_waiters() {
+    std::lock_guard g{mu_};
+    waiters_released_ = true;
+    cv_.notify_all();
 }
 
 std::uint64_t Domain::param(unsigned i) const {

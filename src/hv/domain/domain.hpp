@@ -114,6 +114,8 @@ public:
 
     // State changes (shutdown, crash, destroy) bump a sequence number waiters sleep on.
     std::uint64_t wait_state_change(std::uint64_t seen, int timeout_ms);
+    // kxend is going: every wait_state_change returns now, and from now on at once.
+    void release_waiters();
     [[nodiscard]] std::uint64_t state_seq() const { return state_seq_.load(); }
     void notify_state_change();
 
@@ -164,6 +166,7 @@ private:
     std::atomic<unsigned> pending_shutdown_code_{~0u};
     std::atomic<bool> dying_{false};
     std::atomic<std::uint64_t> state_seq_{0};
+    bool waiters_released_ = false;   // under mu_
 
     mutable std::mutex mu_;                 // params, console, name, memory map
     std::condition_variable cv_;            // state changes and console output
