@@ -328,6 +328,35 @@ TEST_F(Xl, SavesAndRestoresAcrossKxl) {
     EXPECT_TRUE(h.kxend_alive());
 }
 
+// Item 4: each toolstack saves a domain the other created (xl through libxl's userdata that kxl
+// keeps for its domains, kxl through the one xl keeps), and the guest runs on from each file.
+TEST_F(Xl, EachSavesWhatTheOtherCreated) {
+    auto file = [&](char const* f) { return (h.dir() / f).string(); };
+    ASSERT_EQ(h.create("by-kxl", "test=dirty rate=1 wss=2 report_ms=200").status, 0);
+    ASSERT_EQ(xl_create(h, "by-xl", "test=dirty rate=1 wss=2 report_ms=200").status, 0);
+    for (auto const* n : {"by-kxl", "by-xl"})
+        ASSERT_TRUE(h.wait_console(n, " ok\n", std::chrono::seconds(60), 2)) << h.console_log(n);
+
+    auto xs = xl(h, {"save", "by-kxl", file("by-kxl.save")});
+    ASSERT_EQ(xs.status, 0) << xs.out;
+    EXPECT_TRUE(h.wait_gone("by-kxl"));
+    auto kr = h.kxl({"restore", file("by-kxl.save")});
+    ASSERT_EQ(kr.status, 0) << kr.out;
+
+    auto ks = h.kxl({"save", "by-xl", file("by-xl.save")});
+    ASSERT_EQ(ks.status, 0) << ks.out;
+    EXPECT_TRUE(h.wait_gone("by-xl"));
+    auto xr = xl(h, {"restore", file("by-xl.save")});
+    ASSERT_EQ(xr.status, 0) << xr.out;
+
+    for (auto const* n : {"by-kxl", "by-xl"}) {
+        ASSERT_TRUE(h.wait_console(n, "resumed in a new domain")) << h.console_log(n);
+        int oks = occurrences(h.console_log(n), " ok\n");
+        EXPECT_TRUE(h.wait_console(n, " ok\n", std::chrono::seconds(60), oks + 3)) << h.console_log(n);
+        EXPECT_EQ(h.console_log(n).find("FAIL"), std::string::npos) << h.console_log(n);
+    }
+}
+
 // Two kxen hosts on this machine, and the ssh stand-in `xl migrate -s` and `kxl migrate -s` run:
 // `STANDIN HOST COMMAND...` runs the command against the host whose directory HOST names.
 class XlMigrate : public ::testing::Test {
