@@ -35,6 +35,26 @@ TEST(Domain, IntroduceWithoutHypervisorKeepsTheBookkeeping) {
     EXPECT_EQ(tool.call(XS_RELEASE, args("7")).error(), "ENOENT");
 }
 
+// Xen's domain_cleanup(): a shutdown fires @releaseDomain once (libxl's death watch), the
+// domain stays introduced until the hypervisor no longer has it, and then goes.
+TEST(Domain, ShutdownFiresReleaseDomainOnceAndDeathReleases) {
+    Server s;
+    Client tool{s}, w{s};
+    EXPECT_TRUE(introduce(tool, 7).ok());
+    w.watch("@releaseDomain", "out");
+    w.events();
+    s.check_domains({{0, false}, {7, false}});
+    EXPECT_TRUE(w.events().empty());
+    s.check_domains({{0, false}, {7, true}});
+    EXPECT_EQ(w.events(), (Evs{{"@releaseDomain", "out"}}));
+    s.check_domains({{0, false}, {7, true}});   // still shut down: said once
+    EXPECT_TRUE(w.events().empty());
+    EXPECT_EQ(introduced(tool, 7).body, std::string("T\0", 2));
+    s.check_domains({{0, false}});
+    EXPECT_EQ(introduced(tool, 7).body, std::string("F\0", 2));
+    EXPECT_EQ(w.events(), (Evs{{"@releaseDomain", "out"}}));
+}
+
 TEST(Domain, PathsAndChecks) {
     Server s;
     Client tool{s}, g{s, Identity{5, false, {}}};
