@@ -44,13 +44,17 @@ TEST(Domain, ShutdownFiresReleaseDomainOnceAndDeathReleases) {
     w.watch("@releaseDomain", "out");
     w.events();
     s.check_domains({{0, false}, {7, false}});
+    s.flush();   // what the daemon's loop does after each wake-up
     EXPECT_TRUE(w.events().empty());
     s.check_domains({{0, false}, {7, true}});
+    s.flush();
     EXPECT_EQ(w.events(), (Evs{{"@releaseDomain", "out"}}));
     s.check_domains({{0, false}, {7, true}});   // still shut down: said once
+    s.flush();
     EXPECT_TRUE(w.events().empty());
     EXPECT_EQ(introduced(tool, 7).body, std::string("T\0", 2));
     s.check_domains({{0, false}});
+    s.flush();
     EXPECT_EQ(introduced(tool, 7).body, std::string("F\0", 2));
     EXPECT_EQ(w.events(), (Evs{{"@releaseDomain", "out"}}));
 }
