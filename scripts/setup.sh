@@ -3,7 +3,12 @@
 set -euo pipefail
 pkgs=(cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev libbenchmark-dev libfmt-dev
       libcli11-dev nlohmann-json3-dev libxen-dev libzstd-dev liburing-dev libunicorn-dev e2fsprogs
-      clang-16 libclang-rt-16-dev)   # the last two: the libFuzzer build (scripts/fuzz.sh)
+      clang-16 libclang-rt-16-dev    # these two: the libFuzzer build (scripts/fuzz.sh)
+      # The shared libraries Debian's libvirtd and virsh link (unpacked into .cache, not
+      # installed, for tests/conformance/libvirt_test.cpp).
+      libacl1 libapparmor1 libaudit1 libcap-ng0 libcurl3-gnutls libdevmapper1.02.1 libglib2.0-0
+      libgnutls30 libnl-3-200 libnuma1 libparted2 libpcap0.8 libpciaccess0 libreadline8
+      libsasl2-2 libssh-4 libssh2-1 libtirpc3 libxml2 libyajl2)
 [ "${1:-}" = "--bench" ] && pkgs+=(qemu-system-x86)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,5 +1,8 @@
 #include "xen_tools.hpp"
+#include <poll.h>
+#include <pty.h>
 #include <sched.h>
+#include <sys/wait.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -71,6 +74,67 @@ void kill_xen_tools(Host const& h) {
             if (env.find('\0', p) == std::string::npos) break;
         }
     }
+}
+
+OnPty::OnPty(std::vector<std::string> const& argv, std::vector<std::pair<std::string, std::string>> const& env) {
+    pid_ = ::forkpty(&fd_, nullptr, nullptr, nullptr);
+    if (pid_ == 0) {
+        for (auto const& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+        std::vector<char*> args;
+        for (auto const& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        ::execv(args[0], args.data());
+        ::_exit(127);
+    }
+}
+
+OnPty::~OnPty() {
+    if (pid_ > 0) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+    }
+    if (fd_ >= 0) ::close(fd_);
+}
+
+bool OnPty::type(std::string const& keys) const {
+    return ::write(fd_, keys.data(), keys.size()) == static_cast<ssize_t>(keys.size());
+}
+
+bool OnPty::wait_for(std::string const& text, std::chrono::seconds timeout, int count) {
+    auto end = std::chrono::steady_clock::now() + timeout;
+    while (seen(text) < count) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return false;
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+        char buf[4096];
+        auto n = ::read(fd_, buf, sizeof buf);
+        if (n <= 0) return false;
+        out_.append(buf, static_cast<std::size_t>(n));
+    }
+    return true;
+}
+
+std::optional<int> OnPty::wait_exit(std::chrono::seconds timeout) {
+    auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+        int st = 0;
+        if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+            pid_ = -1;
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        }
+        char buf[4096];
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, 50) > 0)
+            if (auto n = ::read(fd_, buf, sizeof buf); n > 0) out_.append(buf, static_cast<std::size_t>(n));
+    }
+    return std::nullopt;
+}
+
+int OnPty::seen(std::string const& text) const {
+    int n = 0;
+    for (auto p = out_.find(text); p != std::string::npos; p = out_.find(text, p + 1)) ++n;
+    return n;
 }
 
 } // namespace kxen::test

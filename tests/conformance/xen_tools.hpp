@@ -2,7 +2,9 @@
 // LD_LIBRARY_PATH (src/xenlibs). The packages are unpacked into .cache (scripts/debs.sh),
 // never installed.
 #pragma once
+#include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,6 +30,32 @@ Run xen_tool(Host const& h, std::string const& name, std::vector<std::string> co
 // store they watch never goes away, so they would wait for it forever.
 void kill_xen_tools(Host const& h);
 inline Run xl(Host const& h, std::vector<std::string> const& args) { return xen_tool(h, "xl", args); }
+
+// A program on a terminal of its own, as a person at a shell runs `xl console` or
+// `virsh console`.
+class OnPty {
+public:
+    OnPty(std::vector<std::string> const& argv, std::vector<std::pair<std::string, std::string>> const& env);
+    ~OnPty();
+    OnPty(OnPty const&) = delete;
+    OnPty& operator=(OnPty const&) = delete;
+
+    [[nodiscard]] bool started() const { return pid_ > 0 && fd_ >= 0; }
+    // Everything the program has written to its terminal so far.
+    [[nodiscard]] std::string const& screen() const { return out_; }
+    bool type(std::string const& keys) const;
+    // Reads the terminal until `text` has appeared (count times in all); false on timeout or
+    // when the program has closed its terminal first.
+    bool wait_for(std::string const& text, std::chrono::seconds timeout, int count = 1);
+    // The exit status once the program has ended within `timeout`, else nothing.
+    std::optional<int> wait_exit(std::chrono::seconds timeout);
+
+private:
+    int seen(std::string const& text) const;
+    pid_t pid_ = -1;
+    int fd_ = -1;
+    std::string out_;
+};
 
 } // namespace kxen::test
 

@@ -3,8 +3,6 @@
 // (issue 10, items 3b, 3c and 4).
 #include <gtest/gtest.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <pty.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -45,80 +43,6 @@ std::string xl_list_row(Host const& h, std::string const& name) {
     }
     return {};
 }
-
-// A program on a terminal of its own, as a person at a shell runs `xl console`.
-class OnPty {
-public:
-    OnPty(std::vector<std::string> const& argv, std::vector<std::pair<std::string, std::string>> const& env) {
-        pid_ = ::forkpty(&fd_, nullptr, nullptr, nullptr);
-        if (pid_ == 0) {
-            for (auto const& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-            std::vector<char*> args;
-            for (auto const& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-            args.push_back(nullptr);
-            ::execv(args[0], args.data());
-            ::_exit(127);
-        }
-    }
-    ~OnPty() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
-        if (fd_ >= 0) ::close(fd_);
-    }
-    OnPty(OnPty const&) = delete;
-    OnPty& operator=(OnPty const&) = delete;
-
-    [[nodiscard]] bool started() const { return pid_ > 0 && fd_ >= 0; }
-    // Everything the program has written to its terminal so far.
-    [[nodiscard]] std::string const& screen() const { return out_; }
-    bool type(std::string const& keys) const {
-        return ::write(fd_, keys.data(), keys.size()) == static_cast<ssize_t>(keys.size());
-    }
-    // Reads the terminal until `text` has appeared (count times in all); false on timeout or
-    // when the program has closed its terminal first.
-    bool wait_for(std::string const& text, std::chrono::seconds timeout, int count = 1) {
-        auto end = std::chrono::steady_clock::now() + timeout;
-        while (seen(text) < count) {
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
-            if (left.count() <= 0) return false;
-            pollfd p{fd_, POLLIN, 0};
-            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-            char buf[4096];
-            auto n = ::read(fd_, buf, sizeof buf);
-            if (n <= 0) return false;
-            out_.append(buf, static_cast<std::size_t>(n));
-        }
-        return true;
-    }
-    // The exit status once the program has ended within `timeout`, else nothing.
-    std::optional<int> wait_exit(std::chrono::seconds timeout) {
-        auto end = std::chrono::steady_clock::now() + timeout;
-        while (std::chrono::steady_clock::now() < end) {
-            int st = 0;
-            if (::waitpid(pid_, &st, WNOHANG) == pid_) {
-                pid_ = -1;
-                return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-            }
-            char buf[4096];
-            pollfd p{fd_, POLLIN, 0};
-            if (::poll(&p, 1, 50) > 0)
-                if (auto n = ::read(fd_, buf, sizeof buf); n > 0) out_.append(buf, static_cast<std::size_t>(n));
-        }
-        return std::nullopt;
-    }
-
-private:
-    int seen(std::string const& text) const {
-        int n = 0;
-        for (auto p = out_.find(text); p != std::string::npos; p = out_.find(text, p + 1)) ++n;
-        return n;
-    }
-    pid_t pid_ = -1;
-    int fd_ = -1;
-    std::string out_;
-};
 
 // `xl create` of the same config kxl's tests use (examples/minios.cfg), with its overrides.
 Run xl_create(Host const& h, std::string const& name, std::string const& extra) {
