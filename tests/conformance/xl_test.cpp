@@ -172,6 +172,11 @@ TEST_F(Xl, PausesShutsDownAndDestroysWhatItCreated) {
     EXPECT_NE(kxl_row->find('p'), std::string::npos) << *kxl_row;
     ASSERT_EQ(xl(h, {"unpause", "xl-idle"}).status, 0);
     EXPECT_FALSE(paused(xl_list_row(h, "xl-idle"))) << xl_list_row(h, "xl-idle");
+    // A new memory target reaches the guest's memory/target (libxl sets the PoD target first).
+    auto memset = xl(h, {"mem-set", "xl-idle", "12m"});
+    EXPECT_EQ(memset.status, 0) << memset.out;
+    auto target = h.store()->try_read("/local/domain/" + std::to_string(h.domid("xl-idle")) + "/memory/target");
+    EXPECT_EQ(target.value_or("(none)"), "12288");
     auto down = xl(h, {"shutdown", "-w", "xl-idle"});
     EXPECT_EQ(down.status, 0) << down.out;
     EXPECT_TRUE(h.wait_gone("xl-idle"));

@@ -384,3 +384,47 @@ TEST_F(HypercallArgs, CpuPolicyRoundTripsAndRefusesFeaturesNotOffered) {
     EXPECT_EQ(get<xen_sysctl>(0).u.cpu_featureset.nr_features, 4u);
     EXPECT_NE(get<std::uint32_t>(4096) & (1u << 0), 0u);   // word 0 is leaf 1 EDX: FPU
 }
+
+// libxl sets a PoD target on every memory target change; kxend has no populate-on-demand, so
+// the answer is Xen's for a fully populated domain: nothing to do, and its sizes.
+TEST_F(HypercallArgs, PodTargetReportsTheAllocationToDom0Only) {
+    auto id = create();
+    xen_domctl mm{};
+    mm.cmd = XEN_DOMCTL_max_mem;
+    mm.domain = id;
+    mm.interface_version = XEN_DOMCTL_INTERFACE_VERSION;
+    mm.u.max_mem.max_memkb = 64;
+    put(1024, mm);
+    ASSERT_EQ(call(__HYPERVISOR_domctl, {1024}), 0);
+    xen_pfn_t gfns[3] = {0, 1, 2};
+    put(512, gfns);
+    xen_memory_reservation_t r{};
+    r.domid = id;
+    r.extent_start.p = reinterpret_cast<xen_pfn_t*>(512);
+    r.nr_extents = 3;
+    put(0, r);
+    ASSERT_EQ(call(__HYPERVISOR_memory_op, {XENMEM_populate_physmap, 0}), 3);
+
+    xen_pod_target_t t{};
+    t.domid = id;
+    t.target_pages = 2;
+    t.pod_entries = 99;
+    put(2048, t);
+    ASSERT_EQ(call(__HYPERVISOR_memory_op, {XENMEM_set_pod_target, 2048}), 0);
+    auto got = get<xen_pod_target_t>(2048);
+    EXPECT_EQ(got.tot_pages, 3u);
+    EXPECT_EQ(got.pod_cache_pages, 0u);
+    EXPECT_EQ(got.pod_entries, 0u);
+    EXPECT_EQ(call(__HYPERVISOR_memory_op, {XENMEM_get_pod_target, 2048}), 0);
+
+    t.domid = 4321;
+    put(2048, t);
+    EXPECT_EQ(call(__HYPERVISOR_memory_op, {XENMEM_set_pod_target, 2048}), -3);   // ESRCH
+    EXPECT_EQ(call(__HYPERVISOR_memory_op, {XENMEM_set_pod_target, ~0ull - 8}), -14);
+    auto d = hv->lookup(id);
+    ASSERT_TRUE(d);
+    t.domid = DOMID_SELF;
+    put(2048, t);
+    Caller guest{*hv, d.get(), nullptr, mem};
+    EXPECT_EQ(hypercall(guest, __HYPERVISOR_memory_op, {XENMEM_set_pod_target, 2048}), -1);   // EPERM
+}

@@ -156,6 +156,21 @@ long reservation(Caller& c, std::uint64_t arg, bool maximum) {
     return static_cast<long>(maximum ? (*d)->max_pages.load() : (*d)->p2m().pages());
 }
 
+// kxend never populates on demand, so every domain is one whose PoD target is its allocation:
+// Xen answers a set there with nothing to do ("P == B" in p2m_pod_set_mem_target) and reports
+// the sizes. libxl sets it on every memory target change (`xl mem-set`, `virsh setmem`).
+long pod_target(Caller& c, std::uint64_t arg) {
+    if (!c.privileged()) return xen_ret(XenErr::perm);
+    auto t = c.mem.copy_from<xen_pod_target_t>(arg);
+    if (!t) return xen_ret(XenErr::fault);
+    auto d = target_domain(c, t->domid);
+    if (!d) return xen_ret(d.error());
+    t->tot_pages = (*d)->p2m().pages();
+    t->pod_cache_pages = 0;
+    t->pod_entries = 0;
+    return c.mem.copy_to(arg, *t) ? 0 : xen_ret(XenErr::fault);
+}
+
 } // namespace
 
 long do_memory_op(Caller& c, Args const& a) {
@@ -177,6 +192,8 @@ long do_memory_op(Caller& c, Args const& a) {
         if (!d) return xen_ret(d.error());
         return xen_ret(XenErr::opnotsupp);
     }
+    case XENMEM_set_pod_target:
+    case XENMEM_get_pod_target: return pod_target(c, a[1]);
     case XENMEM_get_sharing_freed_pages:
     case XENMEM_get_sharing_shared_pages: return 0;   // no memory sharing here
     case XENMEM_maximum_gpfn: {
