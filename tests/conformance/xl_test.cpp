@@ -162,6 +162,34 @@ TEST_F(Xl, ConsoleShowsOutputAndTakesInput) {
     EXPECT_TRUE(h.wait_console("xl-echo", "echo: typed-through-xl"));   // the backend's log has it too
 }
 
+// xl reboot: the guest shuts down with reason reboot, and the monitor xl create left behind
+// builds it again (on_reboot = "restart"). xl dump-core reads the vCPUs of a running domain,
+// which Xen pauses for the read, and all of its memory.
+TEST_F(Xl, RebootsAndDumpsCore) {
+    ASSERT_EQ(xl_create(h, "xl-boot", "test=idle").status, 0);
+    ASSERT_TRUE(h.wait_console("xl-boot", "KXEN-TEST idle PASS"));
+    auto first = h.domid("xl-boot");
+    auto reboot = xl(h, {"reboot", "xl-boot"});
+    EXPECT_EQ(reboot.status, 0) << reboot.out;
+    ASSERT_TRUE(h.wait_console("xl-boot", "KXEN-TEST idle PASS", std::chrono::seconds(60), 2)) << h.console_log("xl-boot");
+    auto second = h.domid("xl-boot");
+    EXPECT_NE(second, 0);
+    EXPECT_NE(second, first);
+
+    auto core = h.dir() / "xl-boot.core";
+    auto dump = xl(h, {"dump-core", "xl-boot", core.string()});
+    EXPECT_EQ(dump.status, 0) << dump.out;
+    std::error_code ec;
+    EXPECT_GT(std::filesystem::file_size(core, ec), 16u << 20);   // the guest's 16 MiB and the ELF notes
+    std::ifstream f(core, std::ios::binary);
+    char magic[4] = {};
+    f.read(magic, 4);
+    EXPECT_EQ(std::string(magic, 4), "\x7f" "ELF");
+    EXPECT_FALSE(paused(xl_list_row(h, "xl-boot"))) << xl_list_row(h, "xl-boot");   // it runs on
+    ASSERT_EQ(xl(h, {"destroy", "xl-boot"}).status, 0);
+    EXPECT_TRUE(h.wait_gone("xl-boot"));
+}
+
 TEST_F(Xl, PausesShutsDownAndDestroysWhatItCreated) {
     ASSERT_EQ(xl_create(h, "xl-idle", "test=idle").status, 0);
     ASSERT_TRUE(h.wait_console("xl-idle", "KXEN-TEST idle PASS"));

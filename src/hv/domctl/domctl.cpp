@@ -59,7 +59,21 @@ XenResult<void> getvcpucontext(Caller& c, Domain& d, xen_domctl& op) {
     auto& vc = op.u.vcpucontext;
     Vcpu* v = d.vcpu(vc.vcpu);
     if (!v) return xen_fail(XenErr::inval);
-    if (!d.paused() && !d.is_shutdown()) return xen_fail(XenErr::busy);
+    // As Xen's vcpu_pause around the read: a running domain is stopped for it (xl dump-core
+    // reads a live domain's vCPUs), and runs on after.
+    bool const stop = !d.is_shutdown();
+    if (stop) {
+        d.pause();
+        if (!d.wait_stopped()) {
+            d.unpause();
+            return xen_fail(XenErr::busy);
+        }
+    }
+    struct Resume {
+        Domain& d;
+        bool on;
+        ~Resume() { if (on) d.unpause(); }
+    } resume{d, stop};
     auto sregs = v->cpu().get_sregs();
     if (!sregs) return xen_fail(XenErr::io);
     auto const& r = v->cpu().regs();
