@@ -91,6 +91,21 @@ TEST_F(Xl, InfoListUptimeVcpuListAndDmesg) {
     EXPECT_EQ(vcpus.status, 0) << vcpus.out;
     EXPECT_NE(vcpus.out.find("all / all"), std::string::npos) << vcpus.out;
 
+    // With NUMA and PCI topology (XEN_SYSCTL_numainfo, pcitopoinfo).
+    auto numa = xl(h, {"info", "-n"});
+    EXPECT_EQ(numa.status, 0) << numa.out;
+    EXPECT_EQ(numa.out.find("failed"), std::string::npos) << numa.out;
+    EXPECT_NE(numa.out.find("numa_info"), std::string::npos) << numa.out;
+
+    // The credit scheduler's pool time slice (XEN_SYSCTL_scheduler_op) and a domain's weight.
+    EXPECT_EQ(xl(h, {"sched-credit", "-s", "-t", "10"}).status, 0);
+    auto pool = xl(h, {"sched-credit", "-s"});
+    EXPECT_NE(pool.out.find("tslice=10ms"), std::string::npos) << pool.out;
+    EXPECT_NE(xl(h, {"sched-credit", "-s", "-t", "0"}).status, 0);   // Xen's bounds: 1..1000 ms
+    EXPECT_EQ(xl(h, {"sched-credit", "-d", "minios", "-w", "512"}).status, 0);
+    auto weight = xl(h, {"sched-credit", "-d", "minios"});
+    EXPECT_NE(weight.out.find("  512 "), std::string::npos) << weight.out;
+
     // The hypervisor's console: kxend's own log lines (XEN_SYSCTL_readconsole).
     auto dmesg = xl(h, {"dmesg"});
     EXPECT_EQ(dmesg.status, 0) << dmesg.out;

@@ -428,3 +428,63 @@ TEST_F(HypercallArgs, PodTargetReportsTheAllocationToDom0Only) {
     Caller guest{*hv, d.get(), nullptr, mem};
     EXPECT_EQ(hypercall(guest, __HYPERVISOR_memory_op, {XENMEM_set_pod_target, 2048}), -1);   // EPERM
 }
+
+TEST_F(HypercallArgs, CreditTimeSliceIsKeptWithinXensBounds) {
+    xen_sysctl op{};
+    op.cmd = XEN_SYSCTL_scheduler_op;
+    op.interface_version = XEN_SYSCTL_INTERFACE_VERSION;
+    op.u.scheduler_op.sched_id = XEN_SCHEDULER_CREDIT;
+    op.u.scheduler_op.cmd = XEN_SYSCTL_SCHEDOP_putinfo;
+    op.u.scheduler_op.u.sched_credit.tslice_ms = 7;
+    put(0, op);
+    ASSERT_EQ(call(__HYPERVISOR_sysctl, {0}), 0);
+    EXPECT_EQ(hv->sched().slice_ns(), 7'000'000u);
+    for (std::uint32_t bad : {0u, 1001u}) {
+        op.u.scheduler_op.u.sched_credit.tslice_ms = bad;
+        put(0, op);
+        EXPECT_EQ(call(__HYPERVISOR_sysctl, {0}), -22);
+    }
+    op.u.scheduler_op.u.sched_credit.tslice_ms = 5;
+    op.u.scheduler_op.u.sched_credit.ratelimit_us = 1000;   // kxend has no rate limit to set
+    put(0, op);
+    EXPECT_EQ(call(__HYPERVISOR_sysctl, {0}), -22);
+    op.u.scheduler_op.cmd = XEN_SYSCTL_SCHEDOP_getinfo;
+    op.u.scheduler_op.cpupool_id = 3;
+    put(0, op);
+    EXPECT_EQ(call(__HYPERVISOR_sysctl, {0}), -3);   // no such pool
+    op.u.scheduler_op.cpupool_id = 0;
+    put(0, op);
+    ASSERT_EQ(call(__HYPERVISOR_sysctl, {0}), 0);
+    auto got = get<xen_sysctl>(0).u.scheduler_op.u.sched_credit;
+    EXPECT_EQ(got.tslice_ms, 7u);
+    EXPECT_EQ(got.ratelimit_us, 0u);
+}
+
+TEST_F(HypercallArgs, PciTopologyKnowsNoDevice) {
+    physdev_pci_device_t devs[2] = {{0, 0, 0x08}, {0, 3, 0x10}};
+    put(1024, devs);
+    std::uint32_t nodes[2] = {7, 7};
+    put(2048, nodes);
+    xen_sysctl op{};
+    op.cmd = XEN_SYSCTL_pcitopoinfo;
+    op.interface_version = XEN_SYSCTL_INTERFACE_VERSION;
+    op.u.pcitopoinfo.num_devs = 2;
+    set_xen_guest_handle_raw(op.u.pcitopoinfo.devs, reinterpret_cast<physdev_pci_device_t*>(1024));
+    set_xen_guest_handle_raw(op.u.pcitopoinfo.nodes, reinterpret_cast<std::uint32_t*>(2048));
+    put(0, op);
+    ASSERT_EQ(call(__HYPERVISOR_sysctl, {0}), 0);
+    EXPECT_EQ(get<xen_sysctl>(0).u.pcitopoinfo.num_devs, 2u);
+    auto out = get<std::array<std::uint32_t, 2>>(2048);
+    EXPECT_EQ(out[0], XEN_INVALID_DEV);
+    EXPECT_EQ(out[1], XEN_INVALID_DEV);
+    // A large count is answered a batch at a time (libxc calls again for the rest).
+    op.u.pcitopoinfo.num_devs = 1u << 20;
+    put(0, op);
+    ASSERT_EQ(call(__HYPERVISOR_sysctl, {0}), 0);
+    EXPECT_EQ(get<xen_sysctl>(0).u.pcitopoinfo.num_devs, 4096u);
+    // A list running past the caller's memory faults rather than reading beyond it.
+    op.u.pcitopoinfo.num_devs = 3;
+    set_xen_guest_handle_raw(op.u.pcitopoinfo.devs, reinterpret_cast<physdev_pci_device_t*>((1 << 16) - 8));
+    put(0, op);
+    EXPECT_EQ(call(__HYPERVISOR_sysctl, {0}), -14);
+}

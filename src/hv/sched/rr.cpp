@@ -97,6 +97,8 @@ public:
 
     unsigned nr_pcpus() const override { return static_cast<unsigned>(workers_.size()); }
     char const* name() const override { return "rr"; }
+    std::uint64_t slice_ns() const override { return slice_ns_.load(std::memory_order_relaxed); }
+    void set_slice_ns(std::uint64_t ns) override { slice_ns_.store(ns, std::memory_order_relaxed); }
 
 private:
     void enqueue_locked(Worker& w, Vcpu& v) {
@@ -147,10 +149,11 @@ private:
                 Vcpu* v = wp->current;
                 if (!v) continue;
                 auto ran = now - v->run_start_ns;
-                if (ran > slice_ns_ && !wp->runq.empty()) {
+                auto const slice = slice_ns_.load(std::memory_order_relaxed);
+                if (ran > slice && !wp->runq.empty()) {
                     v->yield = true;
                     kick_locked(*wp, *v);
-                } else if (ran > 4 * slice_ns_) {
+                } else if (ran > 4 * slice) {
                     v->run_start_ns = now;
                     kick_locked(*wp, *v);
                 }
@@ -158,7 +161,7 @@ private:
         }
     }
 
-    std::uint64_t slice_ns_;
+    std::atomic<std::uint64_t> slice_ns_;
     std::vector<std::unique_ptr<Worker>> workers_;
     std::atomic<bool> stop_{false};
     std::thread ticker_;

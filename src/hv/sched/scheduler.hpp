@@ -17,6 +17,9 @@ public:
     virtual void kick(Vcpu& v) = 0;       // v must leave guest mode soon (an upcall to inject)
     [[nodiscard]] virtual unsigned nr_pcpus() const = 0;
     [[nodiscard]] virtual char const* name() const = 0;
+    // How long a vCPU runs while others wait for its pCPU (credit's tslice_ms).
+    [[nodiscard]] virtual std::uint64_t slice_ns() const = 0;
+    virtual void set_slice_ns(std::uint64_t ns) = 0;
 };
 
 // Run v until it blocks, yields, is preempted or can no longer run. Defined by the vCPU code.

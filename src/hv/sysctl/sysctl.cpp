@@ -143,6 +143,47 @@ XenResult<void> get_cpu_featureset(Caller& c, xen_sysctl& op) {
     return {};
 }
 
+// The credit scheduler's pool-wide parameters, as far as kxend's scheduler has them: the time
+// slice is real; there is no rate limit (Xen's 0: off) and no cache-hot migration delay.
+XenResult<void> scheduler_op(Caller& c, xen_sysctl& op) {
+    auto& so = op.u.scheduler_op;
+    if (so.cpupool_id != 0) return xen_fail(XenErr::srch);   // the one pool
+    if (so.sched_id != XEN_SCHEDULER_CREDIT) return xen_fail(XenErr::inval);
+    auto& p = so.u.sched_credit;
+    auto& sched = c.hv.sched();
+    switch (so.cmd) {
+    case XEN_SYSCTL_SCHEDOP_putinfo:
+        if (p.tslice_ms < XEN_SYSCTL_CSCHED_TSLICE_MIN || p.tslice_ms > XEN_SYSCTL_CSCHED_TSLICE_MAX)
+            return xen_fail(XenErr::inval);
+        if (p.ratelimit_us != 0 || p.vcpu_migr_delay_us != 0) return xen_fail(XenErr::inval);
+        sched.set_slice_ns(std::uint64_t{p.tslice_ms} * 1'000'000);
+        return {};
+    case XEN_SYSCTL_SCHEDOP_getinfo:
+        p.tslice_ms = static_cast<std::uint32_t>(sched.slice_ns() / 1'000'000);
+        p.ratelimit_us = 0;
+        p.vcpu_migr_delay_us = 0;
+        return {};
+    default: return xen_fail(XenErr::inval);
+    }
+}
+
+// Which NUMA node each PCI device is on. kxend is given no PCI device (dom0 is the host, which
+// reports none to it), so each is one "not known to the hypervisor", as Xen answers for a
+// device dom0 never added. Xen's own batches are of 64 before it may preempt.
+XenResult<void> pcitopoinfo(Caller& c, xen_sysctl& op) {
+    auto& t = op.u.pcitopoinfo;
+    if (handle_addr(t.devs) == 0 || handle_addr(t.nodes) == 0) return xen_fail(XenErr::inval);
+    std::uint32_t i = 0;
+    for (; i < t.num_devs && i < 4096; ++i) {
+        if (!c.mem.copy_from<physdev_pci_device_t>(handle_addr(t.devs) + i * sizeof(physdev_pci_device_t)))
+            return xen_fail(XenErr::fault);
+        std::uint32_t const node = XEN_INVALID_DEV;
+        if (!c.mem.copy_to(handle_addr(t.nodes) + i * sizeof node, node)) return xen_fail(XenErr::fault);
+    }
+    t.num_devs = i;
+    return {};
+}
+
 XenResult<void> sched_id(Caller&, xen_sysctl& op) {
     op.u.sched_id.sched_id = XEN_SCHEDULER_CREDIT;   // the closest Xen scheduler to round-robin
     return {};
@@ -166,6 +207,8 @@ long do_sysctl(Caller& c, Args const& a) {
     case XEN_SYSCTL_get_cpu_policy: r = get_cpu_policy(c, *op); break;
     case XEN_SYSCTL_get_cpu_featureset: r = get_cpu_featureset(c, *op); break;
     case XEN_SYSCTL_cputopoinfo: r = cputopoinfo(c, *op); break;
+    case XEN_SYSCTL_scheduler_op: r = scheduler_op(c, *op); break;
+    case XEN_SYSCTL_pcitopoinfo: r = pcitopoinfo(c, *op); break;
     default: note_unimplemented(__HYPERVISOR_sysctl, op->cmd); return xen_ret(XenErr::nosys);
     }
     if (!r) return xen_ret(r.error());
