@@ -180,6 +180,19 @@ TEST_F(Libvirt, ListsDefinesStartsAndAttachesTheConsole) {
     EXPECT_TRUE(h.list_line("lv-echo").has_value());   // kxl sees what libvirt built
     auto xml = virsh(h, {"dumpxml", "lv-echo"});
     EXPECT_NE(xml.out.find("<console type='pty' tty='/dev/pts/"), std::string::npos) << xml.out;
+    // What libxl reports of the host and the domain, through libvirt.
+    auto node = virsh(h, {"nodeinfo"});
+    EXPECT_NE(node.out.find("NUMA cell(s):        1"), std::string::npos) << node.out;
+    auto info = virsh(h, {"dominfo", "lv-echo"});
+    EXPECT_NE(info.out.find("OS Type:        xenpvh"), std::string::npos) << info.out;
+    EXPECT_NE(info.out.find("Max memory:     16384 KiB"), std::string::npos) << info.out;
+    auto vcpu = virsh(h, {"vcpuinfo", "lv-echo"});
+    EXPECT_NE(vcpu.out.find("VCPU:           0"), std::string::npos) << vcpu.out;
+    auto sched = virsh(h, {"schedinfo", "lv-echo"});
+    EXPECT_NE(sched.out.find("Scheduler      : credit"), std::string::npos) << sched.out;
+    // xl.cfg to domain XML: the same examples/minios.cfg xl and kxl take.
+    auto native = virsh(h, {"domxml-from-native", "xen-xl", std::string(KXEN_EXAMPLES) + "/minios.cfg"});
+    EXPECT_NE(native.out.find("machine='xenpvh'"), std::string::npos) << native.out;
 
     // virsh console streams the pty kxen-backend named in console/tty through libvirtd.
     OnPty console{virsh_argv({"console", "lv-echo"}), libvirt_env(h)};
@@ -195,7 +208,7 @@ TEST_F(Libvirt, ListsDefinesStartsAndAttachesTheConsole) {
     EXPECT_TRUE(h.kxend_alive());
 }
 
-TEST_F(Libvirt, ShutsDownDestroysAndUndefines) {
+TEST_F(Libvirt, ShutsDownRebootsDestroysAndUndefines) {
     ASSERT_NO_FATAL_FAILURE(define("lv-idle", "test=idle"));
     ASSERT_EQ(virsh(h, {"start", "lv-idle"}).status, 0);
     ASSERT_TRUE(h.wait_console("lv-idle", "KXEN-TEST idle PASS"));
@@ -206,9 +219,15 @@ TEST_F(Libvirt, ShutsDownDestroysAndUndefines) {
     EXPECT_TRUE(h.wait_gone("lv-idle"));
     EXPECT_TRUE(h.wait_console("lv-idle", "control: shutdown request poweroff"));
 
-    // A defined domain starts again, and destroy ends it without asking the guest.
+    // A defined domain starts again; reboot builds it anew (a new domain id), and destroy
+    // ends it without asking the guest.
     ASSERT_EQ(virsh(h, {"start", "lv-idle"}).status, 0);
     ASSERT_TRUE(h.wait_console("lv-idle", "KXEN-TEST idle PASS", std::chrono::seconds(60), 2));
+    auto before = h.domid("lv-idle");
+    auto reboot = virsh(h, {"reboot", "lv-idle"});
+    EXPECT_EQ(reboot.status, 0) << reboot.out;
+    ASSERT_TRUE(h.wait_console("lv-idle", "KXEN-TEST idle PASS", std::chrono::seconds(60), 3)) << h.console_log("lv-idle");
+    EXPECT_NE(h.domid("lv-idle"), before);
     auto destroy = virsh(h, {"destroy", "lv-idle"});
     EXPECT_EQ(destroy.status, 0) << destroy.out;
     EXPECT_EQ(wait_domstate(h, "lv-idle", "shut off"), "shut off");
