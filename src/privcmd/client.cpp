@@ -450,6 +450,13 @@ XenResult<void> Client::guard(std::uint16_t domid, Guard g, bool cooperative) {
     return check(call(Op::domain_guard, {domid, static_cast<std::uint64_t>(g), cooperative ? 1u : 0u, 0, 0, 0}));
 }
 
+XenResult<void> Client::guard_commit(std::uint16_t domid, int connection, std::size_t go_bytes, std::string_view report) {
+    reset();
+    auto off = stage(report.data(), report.size());
+    return check(call(Op::domain_guard, {domid, static_cast<std::uint64_t>(Guard::commit), 0, go_bytes, off, report.size()},
+                      nullptr, connection));
+}
+
 XenResult<std::string> Client::get_name(std::uint16_t domid) {
     reset();
     auto off = stage(nullptr, 0);

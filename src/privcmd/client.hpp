@@ -96,6 +96,9 @@ public:
     XenResult<void> set_name(std::uint16_t domid, std::string const& name);
     // What kxend does to the domain if this connection closes before the guard is set to none.
     XenResult<void> guard(std::uint16_t domid, Guard g, bool cooperative = false);
+    // Guard::commit: `connection` is where the migration's go (go_bytes long) comes, and, when
+    // `report` is not empty, where kxend sends it (and the result byte) should this process die.
+    XenResult<void> guard_commit(std::uint16_t domid, int connection, std::size_t go_bytes, std::string_view report);
 
     // dom0 event channels: each bound port comes with an eventfd that becomes readable when
     // the port is raised (read it to clear). Ports close with the connection.

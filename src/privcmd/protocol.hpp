@@ -55,6 +55,11 @@ enum class Guard : std::uint64_t {
     destroy = 1,   // half-built (a restore or an incoming migration before its go)
     resume = 2,    // a save or migration's source: log-dirty off, a suspend undone, name restored
     unpause = 3,   // an incoming migration past its go: the domain is the destination's
+    // An incoming migration waiting for its go, with the connection it comes on (passed fd,
+    // a3 = the go's length): destroyed if the go is not there, unpaused if it has arrived unread.
+    // Where the connection is a socket the sender reads its report on (a4/a5: the report's
+    // text in the buffer), kxend sends that report, with result 0 or 1, in the receiver's place.
+    commit = 4,
 };
 
 struct Request {

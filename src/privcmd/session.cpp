@@ -1,5 +1,7 @@
 #include "privcmd/session.hpp"
 #include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <algorithm>
@@ -83,7 +85,30 @@ void settle(hv::Hv& hv, std::shared_ptr<hv::Domain> const& d, Guard g, bool coop
         log::warn("d{}: its toolstack went away after the migration's go: unpaused", d->id());
         if (d->paused()) d->unpause();
         return;
+    case Guard::commit: return;   // settle_commit
     }
+}
+
+// The receiver died waiting for the go. The sender gives up its copy once it has sent the go,
+// so a go that reached this end unread makes the domain the one that runs; with none there, the
+// sender still has its copy (it checks that the receiver is alive just before it sends).
+// With a report to send, the sender learns which: it destroys its copy on 0, and runs it on
+// 1 (a go still on its way when the receiver died then reaches nobody).
+void settle_commit(hv::Hv& hv, std::shared_ptr<hv::Domain> const& d, int connection, std::uint64_t go_bytes,
+                   std::string report) {
+    if (d->dying() || hv.lookup(d->id()) != d) return;
+    int unread = 0;
+    bool const go = ::ioctl(connection, FIONREAD, &unread) == 0 && static_cast<std::uint64_t>(unread) >= go_bytes;
+    if (go) {
+        log::warn("d{}: its toolstack went away with the migration's go unread: unpaused", d->id());
+        if (d->paused()) d->unpause();
+    } else {
+        settle(hv, d, Guard::destroy, false);
+    }
+    if (report.empty()) return;
+    report.push_back(go ? '\0' : '\1');
+    // Never blocking kxend, never raising SIGPIPE in it: a sender gone too gets nothing.
+    (void)::send(connection, report.data(), report.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 } // namespace
@@ -108,7 +133,10 @@ Session::Session(hv::Hv& hv) : hv_{&hv}, id_{next_id++} {}
 // gntdev devices when the process exits.
 Session::~Session() {
     for (auto& [id, gd] : guards_)
-        if (auto d = gd.dom.lock()) settle(*hv_, d, gd.what, gd.cooperative);
+        if (auto d = gd.dom.lock()) {
+            if (gd.what == Guard::commit) settle_commit(*hv_, d, gd.connection.raw(), gd.go_bytes, gd.report);
+            else settle(*hv_, d, gd.what, gd.cooperative);
+        }
     for (auto& [port, efd] : ports_) (void)hv::evtchn::close(*hv_, hv_->dom0_evtchns(), port);
     for (auto& m : maps_)
         if (m.dom) m.dom->gnttab().release(m.ref, !m.readonly);
@@ -213,11 +241,15 @@ Reply Session::handle(Request const& rq, UniqueFd& passed, int& out_fd) {
     case Op::domain_guard: {
         auto d = hv_->lookup(static_cast<hv::DomId>(rq.a[0]));
         if (!d) return {err(XenErr::srch), {}};
-        if (rq.a[1] > static_cast<std::uint64_t>(Guard::unpause)) return {err(XenErr::inval), {}};
+        if (rq.a[1] > static_cast<std::uint64_t>(Guard::commit)) return {err(XenErr::inval), {}};
         auto g = static_cast<Guard>(rq.a[1]);
+        if (g == Guard::commit && (!passed || rq.a[3] == 0 || rq.a[3] > 4096 || rq.a[5] > 4096)) return {err(XenErr::inval), {}};
+        std::string report(g == Guard::commit ? rq.a[5] : 0, '\0');
+        if (!buf_->read(rq.a[4], report.data(), report.size())) return {err(XenErr::fault), {}};
         if (g == Guard::resume) d->abandon_suspend(false);   // a new save: its suspend is wanted
         if (g == Guard::none) guards_.erase(d->id());
-        else guards_[d->id()] = GuardEntry{d, g, rq.a[2] != 0};
+        else if (g == Guard::commit) guards_[d->id()] = GuardEntry{d, g, false, std::move(passed), rq.a[3], std::move(report)};
+        else guards_[d->id()] = GuardEntry{d, g, rq.a[2] != 0, {}, 0, {}};
         return rp;
     }
     case Op::gnttab_map: return gnttab_map(rq, out_fd);

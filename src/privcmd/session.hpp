@@ -65,6 +65,9 @@ private:
         std::weak_ptr<hv::Domain> dom;   // not the id alone: it may name a later domain
         Guard what = Guard::none;
         bool cooperative = false;
+        UniqueFd connection;   // Guard::commit: where the go comes
+        std::uint64_t go_bytes = 0;
+        std::string report;    // what the receiver would answer there, less its result byte
     };
     // Mappings held at once; a handle unmapped is given out again (a backend that maps
     // persistent grants and reconnects maps far more than it ever holds).

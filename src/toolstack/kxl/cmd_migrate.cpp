@@ -10,6 +10,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -68,6 +69,38 @@ std::expected<void, std::string> read_all(int fd, void* p, std::size_t n, Cancel
     return {};
 }
 
+// Waits until n bytes have arrived on fd, leaving them unread; gives up on cancel, end of
+// stream or timeout.
+std::expected<void, std::string> wait_unread(int fd, std::size_t n, Cancel const* cancel, int timeout_ms) {
+    auto deadline = clock_type::now() + std::chrono::milliseconds(timeout_ms);
+    while (true) {
+        if (cancel && cancel->requested()) return std::unexpected("cancelled");
+        if (clock_type::now() > deadline) return std::unexpected("the peer did not answer in time");
+        pollfd pfd{fd, POLLIN, 0};
+        if (::poll(&pfd, 1, 100) <= 0) continue;
+        int unread = 0;
+        if (::ioctl(fd, FIONREAD, &unread) != 0) return std::unexpected(fmt::format("FIONREAD: {}", std::strerror(errno)));
+        if (static_cast<std::size_t>(unread) >= n) return {};
+        if (unread == 0) return std::unexpected("the peer closed the connection");   // readable, nothing to read
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));   // part of it: the rest follows
+    }
+}
+
+// Whether the peer has closed its end (a receiver that died): what it sent before stays
+// readable, so only a hang-up or an end of stream counts.
+bool peer_gone(int fd) {
+    pollfd pfd{fd, POLLRDHUP, 0};
+    if (::poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))) return true;
+    int unread = 0;
+    pfd = {fd, POLLIN, 0};
+    return ::poll(&pfd, 1, 0) > 0 && ::ioctl(fd, FIONREAD, &unread) == 0 && unread == 0;
+}
+
+bool is_socket_fd(int fd) {
+    struct stat st {};
+    return ::fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
 // xl sends each message with its NUL, except the banner (xl_migrate.c).
 template <std::size_t N> constexpr std::size_t wire_size(char const (&msg)[N]) { return +msg == +msg_banner ? N - 1 : N; }
 
@@ -115,11 +148,20 @@ std::expected<Received, std::string> receive(privcmd::Client& c, xs::Handle* sto
         (void)destroy_domain(c, store, domid);
         return std::unexpected(why);
     };
+    // From here kxend decides for us if we die: the domain is ours once the sender's go has
+    // reached this end, read or not (the sender keeps its copy suspended once it has sent it).
+    // On one socket (TCP) kxend can also give the sender our report; over a pipe pair (ssh,
+    // the in-process receiver) the sender keeps its copy suspended without one, as xl does.
+    bool const one_socket = in == out && is_socket_fd(in);
+    auto report = one_socket ? std::string_view(msg_report, sizeof msg_report) : std::string_view{};
+    if (auto g = c.guard_commit(domid, in, wire_size(msg_go), report); !g)
+        return give_up("guarding the domain: " + describe(g.error()));
     if (auto r = write_all(out, msg_ready, sizeof msg_ready); !r) return give_up(r.error());
-    if (auto r = expect(in, msg_go, cancel, 120000); !r) return give_up("waiting for the sender's go: " + r.error());
+    if (auto r = wait_unread(in, wire_size(msg_go), cancel, 120000); !r) return give_up("waiting for the sender's go: " + r.error());
     // The go makes the domain ours: from here a death of this process must leave it running
     // (the sender keeps its copy suspended, and destroys it once it has our report).
-    if (!paused) (void)c.guard(domid, privcmd::Guard::unpause);
+    (void)c.guard(domid, paused ? privcmd::Guard::none : privcmd::Guard::unpause);
+    if (auto r = expect(in, msg_go, cancel, 1000); !r) return give_up("the sender's go: " + r.error());
     char rc = 0;
     if (!paused)
         if (auto u = c.unpause(domid); !u) rc = 1;
@@ -176,6 +218,12 @@ std::expected<Sent, std::string> send(privcmd::Client& c, xs::Handle* store, std
     // the guest on two hosts. The receiver's kxend unpauses its copy if the receiver died
     // after the go, destroys it if before: the guest is lost to both only if both processes die
     // between this call and the receiver's guard (DESIGN-NOTES.md, "Dead tools and dead services").
+    // A receiver that died before the go keeps nothing (its kxend destroys its copy): ours must
+    // run on. Checked as late as possible, since the go itself is the commit.
+    if (peer_gone(in)) {
+        rename(c, store, domid, name);
+        return resume("the receiver went away before the go");
+    }
     (void)c.guard(domid, privcmd::Guard::none);
     if (auto r = write_all(out, msg_go, sizeof msg_go); !r) {
         rename(c, store, domid, name);
