@@ -457,6 +457,13 @@ XenResult<void> Client::guard_commit(std::uint16_t domid, int connection, std::s
                       nullptr, connection));
 }
 
+XenResult<void> Client::guard_sent(std::uint16_t domid, int connection, std::size_t report_bytes, bool cooperative) {
+    reset();
+    return check(call(Op::domain_guard,
+                      {domid, static_cast<std::uint64_t>(Guard::sent), cooperative ? 1u : 0u, report_bytes, 0, 0}, nullptr,
+                      connection));
+}
+
 XenResult<std::string> Client::get_name(std::uint16_t domid) {
     reset();
     auto off = stage(nullptr, 0);

@@ -99,6 +99,9 @@ public:
     // Guard::commit: `connection` is where the migration's go (go_bytes long) comes, and, when
     // `report` is not empty, where kxend sends it (and the result byte) should this process die.
     XenResult<void> guard_commit(std::uint16_t domid, int connection, std::size_t go_bytes, std::string_view report);
+    // Guard::sent: `connection` is where the receiver's report (report_bytes, result included)
+    // comes.
+    XenResult<void> guard_sent(std::uint16_t domid, int connection, std::size_t report_bytes, bool cooperative);
 
     // dom0 event channels: each bound port comes with an eventfd that becomes readable when
     // the port is raised (read it to clear). Ports close with the connection.

@@ -60,6 +60,10 @@ enum class Guard : std::uint64_t {
     // Where the connection is a socket the sender reads its report on (a4/a5: the report's
     // text in the buffer), kxend sends that report, with result 0 or 1, in the receiver's place.
     commit = 4,
+    // A migration's source past its go, with the connection the receiver's report comes on
+    // (passed fd, a3 = the report's length with its result byte): destroyed on a result of 0,
+    // resumed on 1, kept suspended when no report comes (within 5 s).
+    sent = 5,
 };
 
 struct Request {

@@ -1,10 +1,12 @@
 #include "privcmd/session.hpp"
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <cstring>
 #include <limits>
@@ -85,7 +87,8 @@ void settle(hv::Hv& hv, std::shared_ptr<hv::Domain> const& d, Guard g, bool coop
         log::warn("d{}: its toolstack went away after the migration's go: unpaused", d->id());
         if (d->paused()) d->unpause();
         return;
-    case Guard::commit: return;   // settle_commit
+    case Guard::commit:   // settle_commit
+    case Guard::sent: return;   // settle_sent
     }
 }
 
@@ -109,6 +112,33 @@ void settle_commit(hv::Hv& hv, std::shared_ptr<hv::Domain> const& d, int connect
     report.push_back(go ? '\0' : '\1');
     // Never blocking kxend, never raising SIGPIPE in it: a sender gone too gets nothing.
     (void)::send(connection, report.data(), report.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+// The sender died past its go: the receiver's report (its own, or its kxend's) says whether the
+// copy runs there. Without one nobody knows, and the source stays suspended, as with xl.
+void settle_sent(hv::Hv& hv, std::shared_ptr<hv::Domain> const& d, int connection, std::uint64_t report_bytes,
+                 bool cooperative) {
+    if (d->dying() || hv.lookup(d->id()) != d) return;
+    std::string got;
+    auto const until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (got.size() < report_bytes && std::chrono::steady_clock::now() < until) {
+        pollfd p{connection, POLLIN, 0};
+        if (::poll(&p, 1, 100) <= 0) continue;
+        char buf[256];
+        auto n = ::recv(connection, buf, std::min<std::size_t>(sizeof buf, report_bytes - got.size()), MSG_DONTWAIT);
+        if (n <= 0) break;
+        got.append(buf, static_cast<std::size_t>(n));
+    }
+    if (got.size() < report_bytes) {
+        log::warn("d{}: its toolstack went away after the migration's go, with no report: kept suspended", d->id());
+        return;
+    }
+    if (got.back() == 0) {
+        log::warn("d{}: its toolstack went away after the migration's go; the copy runs there: destroyed", d->id());
+        (void)hv.destroy_domain(d->id());
+        return;
+    }
+    settle(hv, d, Guard::resume, cooperative);
 }
 
 } // namespace
@@ -135,6 +165,7 @@ Session::~Session() {
     for (auto& [id, gd] : guards_)
         if (auto d = gd.dom.lock()) {
             if (gd.what == Guard::commit) settle_commit(*hv_, d, gd.connection.raw(), gd.go_bytes, gd.report);
+            else if (gd.what == Guard::sent) settle_sent(*hv_, d, gd.connection.raw(), gd.go_bytes, gd.cooperative);
             else settle(*hv_, d, gd.what, gd.cooperative);
         }
     for (auto& [port, efd] : ports_) (void)hv::evtchn::close(*hv_, hv_->dom0_evtchns(), port);
@@ -241,14 +272,16 @@ Reply Session::handle(Request const& rq, UniqueFd& passed, int& out_fd) {
     case Op::domain_guard: {
         auto d = hv_->lookup(static_cast<hv::DomId>(rq.a[0]));
         if (!d) return {err(XenErr::srch), {}};
-        if (rq.a[1] > static_cast<std::uint64_t>(Guard::commit)) return {err(XenErr::inval), {}};
+        if (rq.a[1] > static_cast<std::uint64_t>(Guard::sent)) return {err(XenErr::inval), {}};
         auto g = static_cast<Guard>(rq.a[1]);
-        if (g == Guard::commit && (!passed || rq.a[3] == 0 || rq.a[3] > 4096 || rq.a[5] > 4096)) return {err(XenErr::inval), {}};
+        if ((g == Guard::commit || g == Guard::sent) && (!passed || rq.a[3] == 0 || rq.a[3] > 4096 || rq.a[5] > 4096))
+            return {err(XenErr::inval), {}};
         std::string report(g == Guard::commit ? rq.a[5] : 0, '\0');
         if (!buf_->read(rq.a[4], report.data(), report.size())) return {err(XenErr::fault), {}};
         if (g == Guard::resume) d->abandon_suspend(false);   // a new save: its suspend is wanted
         if (g == Guard::none) guards_.erase(d->id());
-        else if (g == Guard::commit) guards_[d->id()] = GuardEntry{d, g, false, std::move(passed), rq.a[3], std::move(report)};
+        else if (g == Guard::commit || g == Guard::sent)
+            guards_[d->id()] = GuardEntry{d, g, rq.a[2] != 0, std::move(passed), rq.a[3], std::move(report)};
         else guards_[d->id()] = GuardEntry{d, g, rq.a[2] != 0, {}, 0, {}};
         return rp;
     }

@@ -65,8 +65,8 @@ private:
         std::weak_ptr<hv::Domain> dom;   // not the id alone: it may name a later domain
         Guard what = Guard::none;
         bool cooperative = false;
-        UniqueFd connection;   // Guard::commit: where the go comes
-        std::uint64_t go_bytes = 0;
+        UniqueFd connection;   // Guard::commit: where the go comes; Guard::sent: the report
+        std::uint64_t go_bytes = 0;   // the length of that message
         std::string report;    // what the receiver would answer there, less its result byte
     };
     // Mappings held at once; a handle unmapped is given out again (a backend that maps

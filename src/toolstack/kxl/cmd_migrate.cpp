@@ -213,25 +213,29 @@ std::expected<Sent, std::string> send(privcmd::Client& c, xs::Handle* store, std
     if (auto r = expect(in, msg_ready, cancel, 600000); !r) return resume("the receiver did not build the domain: " + r.error());
     auto name = c.get_name(domid).value_or("");
     rename(c, store, domid, name + "--migratedaway");
-    // Past the go, whether the receiver's copy runs is its call. Should this process die now,
-    // kxend keeps the source suspended as --migratedaway, as libxl does; resuming it could put
-    // the guest on two hosts. The receiver's kxend unpauses its copy if the receiver died
-    // after the go, destroys it if before: the guest is lost to both only if both processes die
-    // between this call and the receiver's guard (DESIGN-NOTES.md, "Dead tools and dead services").
+    // Past the go, whether the receiver's copy runs is its call, and its report says which.
+    // Should this process die now, kxend waits for that report (guard_sent below); without one
+    // it keeps the source suspended as --migratedaway, as libxl does, since resuming it could
+    // put the guest on two hosts (DESIGN-NOTES.md, "Dead tools and dead services").
     // A receiver that died before the go keeps nothing (its kxend destroys its copy): ours must
     // run on. Checked as late as possible, since the go itself is the commit.
     if (peer_gone(in)) {
         rename(c, store, domid, name);
         return resume("the receiver went away before the go");
     }
-    (void)c.guard(domid, privcmd::Guard::none);
+    // Should this process die from here, kxend waits for the receiver's report on our
+    // connection and acts on it: destroys our copy if the other runs, resumes it if not.
+    if (!c.guard_sent(domid, in, sizeof msg_report + 1, stats->cooperative))
+        (void)c.guard(domid, privcmd::Guard::none);
     if (auto r = write_all(out, msg_go, sizeof msg_go); !r) {
+        (void)c.guard(domid, privcmd::Guard::none);
         rename(c, store, domid, name);
         return resume("the receiver went away: " + r.error());
     }
     char rc = 1;
     auto rep = expect(in, msg_report, nullptr, 60000);
     if (rep) rep = read_all(in, &rc, 1, nullptr, 60000);
+    (void)c.guard(domid, rep && rc == 0 ? privcmd::Guard::destroy : privcmd::Guard::none);
     if (!rep || rc != 0) {
         // Without a report we cannot tell whether the copy runs: keep ours suspended, as xl does.
         if (!rep) return std::unexpected("no report from the receiver (" + rep.error() + "): the domain is left suspended here as " + name + "--migratedaway");
