@@ -429,8 +429,10 @@ int kill_point(int run, double migrate_ms) {
 // hand), and on the destination a paused, half-restored domain that must be destroyed by
 // hand. kxl asks kxend
 // to guard both: a source whose tool died is resumed where it is (log-dirty off, its name
-// back) unless the go was sent; a destination domain is destroyed if its tool died before
-// the go, and unpaused after it; kxenstored removes a dead domain's tree.
+// back) unless the go was sent, and past the go it is destroyed or resumed as the
+// receiver's report (which the receiver's kxend sends in its place) says; a destination
+// domain is destroyed if the go had not reached it, and unpaused if it had; kxenstored
+// removes a dead domain's tree.
 TEST(Fault, KilledMigrationSenderLeavesGuestOnExactlyOneHost) {
     KXEN_REQUIRE_ACCEL();
     Host a, b;
@@ -472,8 +474,9 @@ TEST(Fault, KilledMigrationSenderLeavesGuestOnExactlyOneHost) {
 // the sender sees the connection fail and resumes the source, unless the receiver died
 // after the go and before its report: then xl keeps the source suspended as
 // --migratedaway, and without a report nobody knows whether the copy runs. With kxen the
-// receiver's kxend destroys a domain whose receiver died before the go, and unpauses one
-// past it, so that a source kept suspended has a running copy.
+// receiver's kxend settles it by the connection: a go that reached the receiver, read or
+// not, unpauses its copy, none destroys it, and kxend sends the sender the report either way,
+// so the sender destroys or resumes its source accordingly.
 TEST(Fault, KilledMigrationReceiverLeavesGuestOnExactlyOneHost) {
     KXEN_REQUIRE_ACCEL();
     Host a, b;
