@@ -276,9 +276,7 @@ TEST_F(Libvirt, SuspendsResumesSetsMemorySavesAndRestores) {
     ASSERT_EQ(restore.status, 0) << restore.out;
     EXPECT_EQ(wait_domstate(h, "lv-mem", "running"), "running");
     ASSERT_TRUE(h.wait_console("lv-mem", "resumed in a new domain")) << h.console_log("lv-mem");
-    auto log = h.console_log("lv-mem");
-    int oks = 0;
-    for (auto p = log.find(" ok\n"); p != std::string::npos; p = log.find(" ok\n", p + 1)) ++oks;
+    int oks = occurrences(h.console_log("lv-mem"), " ok\n");
     EXPECT_TRUE(h.wait_console("lv-mem", " ok\n", std::chrono::seconds(60), oks + 3)) << h.console_log("lv-mem");
     EXPECT_EQ(h.console_log("lv-mem").find("FAIL"), std::string::npos) << h.console_log("lv-mem");
 

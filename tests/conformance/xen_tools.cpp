@@ -76,6 +76,12 @@ void kill_xen_tools(Host const& h) {
     }
 }
 
+int occurrences(std::string const& text, std::string const& what) {
+    int n = 0;
+    for (auto p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
+    return n;
+}
+
 OnPty::OnPty(std::vector<std::string> const& argv, std::vector<std::pair<std::string, std::string>> const& env) {
     pid_ = ::forkpty(&fd_, nullptr, nullptr, nullptr);
     if (pid_ == 0) {
@@ -131,10 +137,6 @@ std::optional<int> OnPty::wait_exit(std::chrono::seconds timeout) {
     return std::nullopt;
 }
 
-int OnPty::seen(std::string const& text) const {
-    int n = 0;
-    for (auto p = out_.find(text); p != std::string::npos; p = out_.find(text, p + 1)) ++n;
-    return n;
-}
+int OnPty::seen(std::string const& text) const { return occurrences(out_, text); }
 
 } // namespace kxen::test

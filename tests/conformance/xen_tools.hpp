@@ -31,6 +31,9 @@ Run xen_tool(Host const& h, std::string const& name, std::vector<std::string> co
 void kill_xen_tools(Host const& h);
 inline Run xl(Host const& h, std::vector<std::string> const& args) { return xen_tool(h, "xl", args); }
 
+// How many times `what` appears in `text` (a guest's checked reports in its console log).
+int occurrences(std::string const& text, std::string const& what);
+
 // A program on a terminal of its own, as a person at a shell runs `xl console` or
 // `virsh console`.
 class OnPty {

@@ -249,12 +249,6 @@ bool wait_listed(Host const& h, std::string const& name) {
     return false;
 }
 
-int occurrences(std::string const& text, std::string const& what) {
-    int n = 0;
-    for (auto p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
-    return n;
-}
-
 // xl save and xl restore, and each toolstack restoring the other's file (item 3d). The guest
 // rewrites and checks 2 MiB of its memory all along (test=dirty); each restore must find it
 // intact and the guest running on.

@@ -44,6 +44,15 @@ protected:
         EXPECT_EQ(call(__HYPERVISOR_domctl, {0}), 0);
         return get<xen_domctl>(0).domain;
     }
+    long set_max_mem(std::uint16_t id, std::uint64_t kb) {
+        xen_domctl mm{};
+        mm.cmd = XEN_DOMCTL_max_mem;
+        mm.domain = id;
+        mm.interface_version = XEN_DOMCTL_INTERFACE_VERSION;
+        mm.u.max_mem.max_memkb = kb;
+        put(1024, mm);
+        return call(__HYPERVISOR_domctl, {1024});
+    }
     std::unique_ptr<Hv> hv;
     Memory mem{1 << 16};
 };
@@ -105,13 +114,7 @@ TEST_F(HypercallArgs, PopulateChecksOrderCountAndLimit) {
     put(0, r);
     // No max_mem yet: nothing may be populated.
     EXPECT_EQ(call(__HYPERVISOR_memory_op, {XENMEM_populate_physmap, 0}), -12);
-    xen_domctl mm{};
-    mm.cmd = XEN_DOMCTL_max_mem;
-    mm.domain = id;
-    mm.interface_version = XEN_DOMCTL_INTERFACE_VERSION;
-    mm.u.max_mem.max_memkb = 64;
-    put(1024, mm);
-    ASSERT_EQ(call(__HYPERVISOR_domctl, {1024}), 0);
+    ASSERT_EQ(set_max_mem(id, 64), 0);
     r.extent_order = 40;
     put(0, r);
     EXPECT_EQ(call(__HYPERVISOR_memory_op, {XENMEM_populate_physmap, 0}), -22);
@@ -389,13 +392,7 @@ TEST_F(HypercallArgs, CpuPolicyRoundTripsAndRefusesFeaturesNotOffered) {
 // the answer is Xen's for a fully populated domain: nothing to do, and its sizes.
 TEST_F(HypercallArgs, PodTargetReportsTheAllocationToDom0Only) {
     auto id = create();
-    xen_domctl mm{};
-    mm.cmd = XEN_DOMCTL_max_mem;
-    mm.domain = id;
-    mm.interface_version = XEN_DOMCTL_INTERFACE_VERSION;
-    mm.u.max_mem.max_memkb = 64;
-    put(1024, mm);
-    ASSERT_EQ(call(__HYPERVISOR_domctl, {1024}), 0);
+    ASSERT_EQ(set_max_mem(id, 64), 0);
     xen_pfn_t gfns[3] = {0, 1, 2};
     put(512, gfns);
     xen_memory_reservation_t r{};
